@@ -1,0 +1,120 @@
+"""Stand-in Kokoro weights for machines that cannot download the real ones.
+
+Builds the real KModel architecture (config from shared/reference: v1.0 sizes and vocab) with
+random weights, plus random voice packs of the real shape, and saves them in the Hugging Face cache
+layout, so the engine's real loading code (hf_hub_download with HF_HUB_OFFLINE=1) finds them.
+
+The duration head is calibrated (~3 frames, 600 samples, per phoneme) so a sentence lasts about as
+long as real speech: long-text tests and benchmarks then do realistic work. It sounds like noise:
+listening quality can only be judged on the real weights.
+
+    python -m tests.standin --hf-home /tmp/kokoro-hf      # then HF_HOME=/tmp/kokoro-hf HF_HUB_OFFLINE=1
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from worker.catalog import Catalog, load_catalog
+
+# A copy of the published v1.0 phoneme vocab (config.json's "vocab").
+VOCAB_V10 = Path(__file__).resolve().parent / "data" / "kokoro-v1_0-vocab.json"
+
+CONFIG_V10 = {
+    "istftnet": {"upsample_kernel_sizes": [20, 12], "upsample_rates": [10, 6], "gen_istft_hop_size": 5,
+                 "gen_istft_n_fft": 20, "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5], [1, 3, 5]],
+                 "resblock_kernel_sizes": [3, 7, 11], "upsample_initial_channel": 512},
+    "dim_in": 64, "dropout": 0.2, "hidden_dim": 512, "max_conv_dim": 512, "max_dur": 50,
+    "multispeaker": True, "n_layer": 3, "n_mels": 80, "n_token": 178, "style_dim": 128,
+    "text_encoder_kernel_size": 5,
+    "plbert": {"hidden_size": 768, "num_attention_heads": 12, "intermediate_size": 2048,
+               "max_position_embeddings": 512, "num_hidden_layers": 12, "dropout": 0.1},
+}
+PACK_SHAPE = (510, 1, 256)
+
+
+def vocab_v10() -> dict[str, int]:
+    return json.loads(VOCAB_V10.read_text(encoding="utf-8"))
+
+
+def vocab_v11() -> dict[str, int]:
+    """v1.0's vocab plus every symbol misaki's v1.1 Chinese G2P can emit (zhuyin-like finals,
+    the Chinese characters it uses as tokens, tone digits and the '/' separator)."""
+    from misaki.zh_frontend import ZH_MAP
+
+    vocab = dict(vocab_v10())
+    free = iter(i for i in range(1, 10_000) if i not in set(vocab.values()))
+    for symbol in [*ZH_MAP.values(), *"012345/"]:
+        for ch in symbol:
+            if ch not in vocab:
+                vocab[ch] = next(free)
+    return vocab
+
+
+def build_model(config: dict, seed: int) -> dict:
+    """State dicts of a randomly initialised KModel, duration head calibrated to speech rate."""
+    from kokoro import KModel
+
+    torch.manual_seed(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = os.path.join(tmp, "empty.pth")
+        torch.save({}, empty)  # KModel loads nothing from it and keeps its random init
+        model = KModel(repo_id="hexgrad/Kokoro-82M", config=config, model=empty)
+    with torch.no_grad():
+        proj = model.predictor.duration_proj.linear_layer
+        proj.weight.zero_()
+        proj.bias.fill_(-2.75)  # sigmoid(-2.75) * max_dur 50 ≈ 3 frames per phoneme
+    return {key: getattr(model, key).state_dict()
+            for key in ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")}
+
+
+def _snapshot(hub: Path, repo_id: str) -> Path:
+    revision = hashlib.sha1(f"standin:{repo_id}".encode()).hexdigest()
+    repo_dir = hub / f"models--{repo_id.replace('/', '--')}"
+    (repo_dir / "refs").mkdir(parents=True, exist_ok=True)
+    (repo_dir / "refs" / "main").write_text(revision)
+    snapshot = repo_dir / "snapshots" / revision
+    (snapshot / "voices").mkdir(parents=True, exist_ok=True)
+    return snapshot
+
+
+def build_cache(hf_home: str | os.PathLike, catalog: Catalog | None = None,
+                models: tuple[str, ...] = ("v1.0", "v1.1-zh"), voices: list[str] | None = None,
+                seed: int = 0) -> Path:
+    """Write stand-in weights and voice packs under $HF_HOME/hub; returns the hub folder.
+    `voices` limits which voice packs are written (default: every catalog voice of `models`)."""
+    catalog = catalog or load_catalog()
+    hub = Path(hf_home) / "hub"
+    for offset, name in enumerate(models):
+        spec = catalog.models[name]
+        snapshot = _snapshot(hub, spec.repo_id)
+        config = dict(CONFIG_V10, vocab=vocab_v10() if name == "v1.0" else vocab_v11())
+        config["n_token"] = max(config["n_token"], max(config["vocab"].values()) + 1)
+        (snapshot / "config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+        torch.save(build_model(config, seed + offset), snapshot / spec.weights)
+        generator = torch.Generator().manual_seed(seed + 100 + offset)
+        for voice in catalog.voices:
+            if voice.model == name and (voices is None or voice.id in voices):
+                pack = torch.randn(PACK_SHAPE, generator=generator) * 0.2
+                torch.save(pack, snapshot / "voices" / f"{voice.id}.pt")
+    return hub
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--hf-home", required=True, help="folder to use as HF_HOME")
+    parser.add_argument("--models", default="v1.0,v1.1-zh")
+    args = parser.parse_args()
+    hub = build_cache(args.hf_home, models=tuple(args.models.split(",")))
+    print(f"Stand-in weights written under {hub}. Use: HF_HOME={args.hf_home} HF_HUB_OFFLINE=1")
+
+
+if __name__ == "__main__":
+    main()

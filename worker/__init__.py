@@ -1,0 +1,1 @@
+"""Kokoro-82M synthesis: the catalog, the engine and the RunPod handler."""

@@ -1,0 +1,209 @@
+"""The synthesis engine: SynthesisRequest -> G2P -> chunks -> Kokoro model -> 24 kHz mono audio.
+
+One engine per process serves the RunPod handler and the UI's local mode alike. Models and voice
+packs load through huggingface_hub's standard cache (so a baked image or HF_HUB_OFFLINE=1 works
+unchanged), each once; both models may be resident; a request's voice decides its model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from worker import audio, chunking, g2p
+from worker.catalog import Catalog, default_catalog
+from worker.errors import InputError, ModelUnavailableError
+from worker.request import SynthesisRequest
+
+log = logging.getLogger("kokoro.engine")
+
+Progress = Callable[[int, int], None]
+
+
+def default_device() -> str:
+    return os.environ.get("KOKORO_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def zh_v11_speed(n_phonemes: int) -> float:
+    """The v1.1-zh model card's pacing: long Chinese utterances are read slightly slower."""
+    if n_phonemes <= 83:
+        factor = 1.0
+    elif n_phonemes < 183:
+        factor = 1.0 - (n_phonemes - 83) / 500
+    else:
+        factor = 0.8
+    return factor * 1.1
+
+
+@dataclass(frozen=True)
+class SpokenChunk:
+    index: int
+    text: str
+    phonemes: str
+    audio: np.ndarray  # float32, edges smoothed for joining
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.audio) / audio.SAMPLE_RATE
+
+
+@dataclass
+class Synthesis:
+    """A finished job: the audio and what was done to make it."""
+
+    audio: np.ndarray
+    model: str
+    voice: str
+    language: str
+    chunks: list[dict] = field(default_factory=list)  # {"text", "phonemes", "duration_s"}
+    notes: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    sample_rate: int = audio.SAMPLE_RATE
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+    @property
+    def phonemes(self) -> str:
+        return " ".join(c["phonemes"] for c in self.chunks)
+
+    def encode(self, fmt: str = "wav") -> bytes:
+        return audio.encode(self.audio, fmt, self.sample_rate)
+
+
+class Engine:
+    """Loads models and voices lazily and turns requests into audio. Thread-safe loading."""
+
+    def __init__(self, catalog: Catalog | None = None, device: str | None = None):
+        self.catalog = catalog or default_catalog()
+        self.device = device or default_device()
+        self._models: dict[str, torch.nn.Module] = {}
+        self._packs: dict[str, torch.Tensor] = {}
+        self._load_lock = threading.Lock()
+
+    # --- loading ----------------------------------------------------------------------------
+
+    def _fetch(self, repo_id: str, filename: str, what: str) -> str:
+        from huggingface_hub import hf_hub_download
+        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+        try:
+            return hf_hub_download(repo_id=repo_id, filename=filename)
+        except LocalEntryNotFoundError:
+            raise ModelUnavailableError(
+                f"{what} ({repo_id}/{filename}) is not in the Hugging Face cache and cannot be "
+                "downloaded here; fill the cache first (see README, 'Weights')."
+            ) from None
+        except HfHubHTTPError as exc:
+            raise ModelUnavailableError(f"{what} ({repo_id}/{filename}) could not be fetched: "
+                                        f"{exc.__class__.__name__}.") from None
+
+    def model(self, name: str) -> torch.nn.Module:
+        """The KModel for a catalog model name, loaded once (on this engine's device)."""
+        if name in self._models:
+            return self._models[name]
+        with self._load_lock:
+            if name not in self._models:
+                from kokoro import KModel
+
+                spec = self.catalog.models[name]
+                what = f"Kokoro {name}"
+                config = self._fetch(spec.repo_id, "config.json", f"{what} config")
+                weights = self._fetch(spec.repo_id, spec.weights, f"{what} weights")
+                started = time.perf_counter()
+                kmodel = KModel(repo_id=spec.repo_id, config=config, model=weights)
+                self._models[name] = kmodel.to(self.device).eval()
+                log.info("Loaded %s on %s in %.1f s", what, self.device, time.perf_counter() - started)
+        return self._models[name]
+
+    def _pack(self, voice_id: str) -> torch.Tensor:
+        if voice_id not in self._packs:
+            voice = self.catalog.voice(voice_id)
+            assert voice is not None, voice_id  # parse_request only lets catalog ids through
+            repo = self.catalog.models[voice.model].repo_id
+            path = self._fetch(repo, f"voices/{voice_id}.pt", f"Voice {voice_id}")
+            self._packs[voice_id] = torch.load(path, map_location=self.device, weights_only=True)
+        return self._packs[voice_id]
+
+    def voice_pack(self, request: SynthesisRequest) -> torch.Tensor:
+        """The style pack [510, 1, 256] for the request's voice or weighted blend."""
+        key = request.voice_spec
+        if key not in self._packs:
+            packs = [self._pack(v.id) * weight for v, weight in request.voices]
+            self._packs[key] = torch.stack(packs).sum(dim=0)
+        return self._packs[key]
+
+    def phonemizer(self, request: SynthesisRequest) -> g2p.G2P:
+        code = self.catalog.languages[request.language].kokoro_code
+        zh_version = "1.1" if request.model == "v1.1-zh" else None
+        return g2p.phonemizer(code, zh_version if code == "z" else None)
+
+    def warm_up(self, models: list[str] | None = None) -> None:
+        """Load models and run one short utterance each, so the first real job is not slow."""
+        for name in models or list(self.catalog.models):
+            voice = next(v for v in self.catalog.voices if v.model == name)
+            language = voice.language
+            req = SynthesisRequest(text=self.catalog.languages[language].sample,
+                                   voices=((voice, 1.0),), language=language)
+            self.synthesize(req)
+
+    # --- synthesis --------------------------------------------------------------------------
+
+    def plan(self, request: SynthesisRequest) -> Iterator[chunking.Chunk]:
+        """The request's chunks (text + phonemes), lazily."""
+        return chunking.plan(request.text, self.phonemizer(request), request.split_sentences)
+
+    def _speak(self, request: SynthesisRequest, index: int, chunk: chunking.Chunk) -> SpokenChunk:
+        kmodel = self.model(request.model)
+        pack = self.voice_pack(request)
+        speed = request.speed
+        if request.model == "v1.1-zh" and request.language == "zh":
+            speed *= zh_v11_speed(len(chunk.phonemes))
+        with torch.inference_mode():
+            # A pack row is the style for an utterance of that many phonemes (kokoro's own rule).
+            wave = kmodel(chunk.phonemes, pack[len(chunk.phonemes) - 1], speed)
+        samples = wave.detach().float().cpu().numpy().reshape(-1)
+        return SpokenChunk(index, chunk.text, chunk.phonemes, audio.smooth_edges(samples))
+
+    def stream(self, request: SynthesisRequest) -> Iterator[SpokenChunk]:
+        """Speak chunk by chunk as G2P reaches it: the first audio comes after one chunk's work."""
+        spoken = False
+        for index, chunk in enumerate(self.plan(request)):
+            spoken = True
+            yield self._speak(request, index, chunk)
+        if not spoken:
+            raise _nothing_to_speak()
+
+    def synthesize(self, request: SynthesisRequest, on_progress: Progress | None = None) -> Synthesis:
+        """The whole text as one clip. Chunks are planned first so progress can say "i of n"."""
+        started = time.perf_counter()
+        chunks = list(self.plan(request))
+        if not chunks:
+            raise _nothing_to_speak()
+        pieces: list[SpokenChunk] = []
+        for index, chunk in enumerate(chunks):
+            pieces.append(self._speak(request, index, chunk))
+            if on_progress:
+                on_progress(index + 1, len(chunks))
+        return Synthesis(
+            audio=audio.join([p.audio for p in pieces]),
+            model=request.model,
+            voice=request.voice_spec,
+            language=request.language,
+            chunks=[{"text": p.text, "phonemes": p.phonemes, "duration_s": round(p.duration_s, 3)}
+                    for p in pieces],
+            notes=request.notes,
+            elapsed_s=time.perf_counter() - started,
+        )
+
+
+def _nothing_to_speak() -> InputError:
+    return InputError("The text has nothing speakable in it (no letters or characters G2P can read).")

@@ -1,0 +1,17 @@
+"""Domain errors. Each carries one sentence meant for the user; the edges (handler, UI) show it."""
+
+
+class KokoroError(Exception):
+    """Base of every error whose message is safe and useful to show a user."""
+
+
+class InputError(KokoroError):
+    """The request itself is wrong (bad text, voice, language, speed, format...)."""
+
+
+class CatalogError(KokoroError):
+    """voices.yaml is broken; start-up stops with this message."""
+
+
+class ModelUnavailableError(KokoroError):
+    """Weights, config or a voice pack are not in the Hugging Face cache and cannot be fetched."""

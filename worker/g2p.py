@@ -1,0 +1,108 @@
+"""Grapheme-to-phoneme: one phonemizer per (model, language), chosen as kokoro's KPipeline does.
+
+The choices mirror KPipeline.__init__ (misaki en for English, misaki ja / zh, espeak-ng for the
+rest), with the offline fallbacks a fresh machine needs:
+- English: misaki's G2P needs spaCy's en_core_web_sm, which is not on the package index; without it
+  misaki would try to download it at first use. We check first and fall back to espeak-ng.
+- Japanese: fugashi prefers the full unidic dictionary (a separate download); without it we point
+  fugashi at unidic-lite, which ships its dictionary inside the wheel.
+- Chinese on v1.1-zh: misaki's v1.1 G2P, with an English G2P for Latin words inside Chinese text.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger("kokoro.g2p")
+
+G2P = Callable[[str], str]
+
+# kokoro's one-letter code -> espeak-ng language, for the languages kokoro phonemizes with espeak.
+ESPEAK_LANGUAGE = {"a": "en-us", "b": "en-gb", "e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br"}
+
+
+def _spacy_model_installed(name: str = "en_core_web_sm") -> bool:
+    import spacy.util
+
+    return spacy.util.is_package(name)
+
+
+def _full_unidic_installed() -> bool:
+    try:
+        import unidic
+    except ImportError:
+        return False
+    return os.path.exists(os.path.join(unidic.DICDIR, "mecabrc"))
+
+
+@functools.lru_cache(maxsize=1)  # once per process, not once per English variant
+def _warn_no_spacy() -> None:
+    log.warning("spaCy model en_core_web_sm is not installed; English G2P falls back to espeak-ng "
+                "(install it for misaki's better English: python -m spacy download en_core_web_sm).")
+
+
+def _phonemes_only(g2p: Callable[[str], tuple]) -> G2P:
+    """misaki G2Ps return (phonemes, tokens); the engine only needs the phonemes."""
+    lock = threading.Lock()  # spaCy / MeCab objects are not documented as thread-safe
+
+    def run(text: str) -> str:
+        with lock:
+            phonemes, _ = g2p(text)
+        return phonemes or ""
+
+    return run
+
+
+@functools.lru_cache(maxsize=None)
+def english(kokoro_code: str) -> G2P:
+    """American ('a') or British ('b') English."""
+    from misaki import espeak
+
+    british = kokoro_code == "b"
+    if _spacy_model_installed():
+        from misaki import en
+
+        fallback = espeak.EspeakFallback(british=british)
+        return _phonemes_only(en.G2P(trf=False, british=british, fallback=fallback, unk=""))
+    _warn_no_spacy()
+    return _phonemes_only(espeak.EspeakG2P(language=ESPEAK_LANGUAGE[kokoro_code]))
+
+
+def _japanese() -> G2P:
+    from misaki import cutlet, ja
+
+    if not _full_unidic_installed():
+        import fugashi
+        import unidic_lite
+
+        log.info("Full unidic dictionary not downloaded; Japanese G2P uses unidic-lite.")
+        args = f'-d "{unidic_lite.DICDIR}" -r "{os.path.join(unidic_lite.DICDIR, "mecabrc")}"'
+        # misaki's Cutlet builds Tagger() with no arguments; give it the lite dictionary instead.
+        cutlet.Tagger = functools.partial(fugashi.Tagger, args)
+    return _phonemes_only(ja.JAG2P())
+
+
+def _chinese(version: str | None) -> G2P:
+    from misaki import zh
+
+    en_callable = english("a") if version == "1.1" else None
+    return _phonemes_only(zh.ZHG2P(version=version, en_callable=en_callable))
+
+
+@functools.lru_cache(maxsize=None)
+def phonemizer(kokoro_code: str, zh_version: str | None = None) -> G2P:
+    """The G2P for a language; `zh_version` is "1.1" for the v1.1-zh model's Chinese, else None.
+    Built once per process and shared by every caller."""
+    if kokoro_code in "ab":
+        return english(kokoro_code)
+    if kokoro_code == "j":
+        return _japanese()
+    if kokoro_code == "z":
+        return _chinese(zh_version)
+    from misaki import espeak
+
+    return _phonemes_only(espeak.EspeakG2P(language=ESPEAK_LANGUAGE[kokoro_code]))

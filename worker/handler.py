@@ -1,0 +1,134 @@
+"""RunPod Serverless worker for Kokoro-82M text-to-speech.
+
+Input (job["input"]):
+    {
+      "text": "Hello world!",            # required, at most KOKORO_MAX_TEXT_CHARS characters
+      "voice": "af_heart",              # default af_heart; a blend: "af_heart:0.7,af_bella:0.3"
+      "language": "en-us",              # en-us en-gb es fr hi it ja pt-br zh (default en-us)
+      "speed": 1.0,                     # 0.5 - 2.0
+      "split_sentences": true,          # one chunk per sentence; false packs sentences together
+      "format": "wav"                   # wav (16-bit PCM), flac, mp3, ogg (opus)
+    }
+Output:
+    {"audio_base64": "<base64 of the audio file>", "message": "...", "sample_rate": 24000,
+     "duration_s": 1.9, "format": "wav", "model": "v1.0", "voice": "af_heart",
+     "language": "en-us", "chunks": [{"text": "...", "phonemes": "...", "duration_s": 1.9}]}
+or, for bad input or a failure, {"error": "<one clear sentence>"} (RunPod marks the job FAILED).
+
+With KOKORO_STREAM=true the handler is a generator: each chunk is yielded as it is spoken, as
+{"chunk": i, "text", "phonemes", "audio_base64", "format", "sample_rate", "duration_s"}, and the
+job's final output is the list of those chunks (return_aggregate_stream).
+
+Models load and warm up once at start, never per job.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python worker/handler.py`
+
+import runpod  # noqa: E402
+
+from worker.audio import encode  # noqa: E402
+from worker.catalog import default_catalog  # noqa: E402
+from worker.engine import Engine  # noqa: E402
+from worker.errors import KokoroError  # noqa: E402
+from worker.request import parse_request  # noqa: E402
+
+log = logging.getLogger("kokoro.worker")
+_engine: Engine | None = None
+
+
+def engine() -> Engine:
+    global _engine
+    if _engine is None:
+        _engine = Engine(default_catalog())
+    return _engine
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _message(result, chunks: int) -> str:
+    parts = [f"Synthesized {result.duration_s:.2f} s of audio with {result.voice} "
+             f"({result.language}, Kokoro {result.model}) in {chunks} chunk{'s' if chunks != 1 else ''}."]
+    return " ".join(parts + result.notes)
+
+
+def handler(job: dict) -> dict:
+    """One job in, one audio file (or one error sentence) out."""
+    try:
+        request = parse_request(job.get("input"), engine().catalog)
+
+        def progress(done: int, total: int) -> None:
+            if total > 1:
+                runpod.serverless.progress_update(job, f"chunk {done} of {total}")
+
+        result = engine().synthesize(request, on_progress=progress)
+        return {
+            "audio_base64": _b64(result.encode(request.format)),
+            "message": _message(result, len(result.chunks)),
+            "sample_rate": result.sample_rate,
+            "duration_s": round(result.duration_s, 3),
+            "format": request.format,
+            "model": result.model,
+            "voice": result.voice,
+            "language": result.language,
+            "chunks": result.chunks,
+        }
+    except KokoroError as exc:
+        return {"error": str(exc)}
+    except Exception:  # never take the worker down; the log keeps the traceback
+        log.exception("Synthesis failed")
+        return {"error": "Synthesis failed inside the worker; see the worker log."}
+
+
+def stream_handler(job: dict):
+    """Generator variant: yields each chunk's audio as soon as it is spoken."""
+    try:
+        request = parse_request(job.get("input"), engine().catalog)
+        for chunk in engine().stream(request):
+            yield {
+                "chunk": chunk.index,
+                "text": chunk.text,
+                "phonemes": chunk.phonemes,
+                "audio_base64": _b64(encode(chunk.audio, request.format)),
+                "format": request.format,
+                "sample_rate": 24_000,
+                "duration_s": round(chunk.duration_s, 3),
+            }
+    except KokoroError as exc:
+        yield {"error": str(exc)}
+    except Exception:
+        log.exception("Synthesis failed")
+        yield {"error": "Synthesis failed inside the worker; see the worker log."}
+
+
+def _truthy(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("KOKORO_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        catalog = default_catalog()  # a broken catalog stops start-up with its one message
+        if not _truthy("KOKORO_SKIP_WARMUP"):
+            models = os.environ.get("KOKORO_MODELS", ",".join(catalog.models)).split(",")
+            engine().warm_up([m.strip() for m in models if m.strip()])
+    except KokoroError as exc:
+        sys.exit(f"kokoro worker cannot start: {exc}")
+    if _truthy("KOKORO_STREAM"):
+        runpod.serverless.start({"handler": stream_handler, "return_aggregate_stream": True})
+    else:
+        runpod.serverless.start({"handler": handler})
+
+
+if __name__ == "__main__":
+    main()

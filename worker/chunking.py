@@ -57,8 +57,10 @@ def _split_point(text: str) -> int:
 def bounded(text: str, g2p: G2P, limit: int = MAX_PHONEMES) -> list[Chunk]:
     """G2P for `text`, cut into pieces whose phonemes each fit in `limit`."""
     phonemes = g2p(text).strip()
+    if not any(ch.isalpha() for ch in phonemes):  # punctuation alone is nothing to speak
+        return []
     if len(phonemes) <= limit:
-        return [Chunk(text, phonemes)] if phonemes else []
+        return [Chunk(text, phonemes)]
     if len(text) <= 1:  # cannot happen with real G2P; never loop forever
         return [Chunk(text, phonemes[:limit])]
     cut = _split_point(text)

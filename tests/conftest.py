@@ -1,0 +1,73 @@
+"""Test isolation and the stand-in model cache.
+
+HF_HOME and HF_HUB_OFFLINE are set before anything imports huggingface_hub (it reads them at
+import), so the engine's real loading code runs against a temporary cache of stand-in weights.
+Set KOKORO_TEST_HF_HOME to a folder to keep that cache between runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_KEEP = os.environ.get("KOKORO_TEST_HF_HOME")
+HF_HOME = Path(_KEEP or tempfile.mkdtemp(prefix="kokoro-test-hf-"))
+os.environ["HF_HOME"] = str(HF_HOME)
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+
+_ISOLATED_PREFIXES = ("RUNPOD_", "KOKORO_", "GRADIO_")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """Each test starts with none of our settings from the developer's shell, in a temp cwd
+    (the RunPod SDK writes .runpod_jobs.pkl to the working directory)."""
+    for name in list(os.environ):
+        if name.startswith(_ISOLATED_PREFIXES) and name != "KOKORO_TEST_HF_HOME":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def standin_hf_home() -> Path:
+    """The HF_HOME holding stand-in weights for both models and every catalog voice."""
+    from tests.standin import build_cache
+
+    marker = HF_HOME / ".standin-complete"
+    if not marker.exists():
+        build_cache(HF_HOME)
+        marker.write_text("ok")
+    return HF_HOME
+
+
+@pytest.fixture(scope="session")
+def engine(standin_hf_home):
+    from worker.engine import Engine
+
+    return Engine()
+
+
+@pytest.fixture(scope="session")
+def catalog():
+    from worker.catalog import default_catalog
+
+    return default_catalog()
+
+
+def worker_env(**extra: str) -> dict[str, str]:
+    """Environment for a worker subprocess: the stand-in cache, offline, our code importable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_ISOLATED_PREFIXES)}
+    env.update(HF_HOME=str(HF_HOME), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if not _KEEP:
+        shutil.rmtree(HF_HOME, ignore_errors=True)

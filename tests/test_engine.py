@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+import torch
+
+from worker.audio import SAMPLE_RATE
+from worker.engine import Engine, zh_v11_speed
+from worker.errors import InputError, ModelUnavailableError
+from worker.request import parse_request
+
+NINE = {
+    "en-us": ("af_heart", "The quick brown fox jumps over the lazy dog."),
+    "en-gb": ("bf_emma", "The weather in London is lovely today."),
+    "es": ("ef_dora", "El rápido zorro marrón salta sobre el perro."),
+    "fr": ("ff_siwis", "Le renard brun saute par-dessus le chien."),
+    "hi": ("hf_alpha", "तेज़ भूरी लोमड़ी आलसी कुत्ते के ऊपर कूदती है।"),
+    "it": ("if_sara", "La volpe marrone salta sopra il cane pigro."),
+    "ja": ("jf_alpha", "素早い茶色の狐がのろまな犬を飛び越える。"),
+    "pt-br": ("pf_dora", "A rápida raposa marrom pula sobre o cão."),
+    "zh": ("zf_xiaobei", "敏捷的棕色狐狸跳过了懒狗。"),
+}
+
+
+@pytest.mark.parametrize("language", list(NINE))
+def test_all_nine_languages_speak(engine, catalog, language):
+    voice, text = NINE[language]
+    result = engine.synthesize(parse_request({"text": text, "voice": voice, "language": language}, catalog))
+    assert result.sample_rate == SAMPLE_RATE and result.audio.dtype == np.float32
+    assert np.isfinite(result.audio).all() and np.abs(result.audio).max() > 0
+    # Calibrated stand-in: about real speech rate (0.03-0.2 s per phoneme).
+    n_phonemes = sum(len(c["phonemes"]) for c in result.chunks)
+    assert 0.03 < result.duration_s / n_phonemes < 0.2
+    assert result.chunks[0]["text"] and result.chunks[0]["phonemes"]
+
+
+def test_voice_decides_the_model_and_both_stay_resident(engine, catalog):
+    a = engine.synthesize(parse_request({"text": "你好。", "voice": "zf_001", "language": "zh"}, catalog))
+    b = engine.synthesize(parse_request({"text": "你好。", "voice": "zf_xiaobei", "language": "zh"}, catalog))
+    assert (a.model, b.model) == ("v1.1-zh", "v1.0")
+    assert {"v1.0", "v1.1-zh"} <= set(engine._models)
+    assert "ㄋ" in a.chunks[0]["phonemes"] and "ㄋ" not in b.chunks[0]["phonemes"]
+
+
+def test_v11_english_voice_reads_chinese_with_latin_words(engine, catalog):
+    result = engine.synthesize(parse_request(
+        {"text": "我用Docker跑了一个API服务", "voice": "af_maple", "language": "zh"}, catalog))
+    assert "dˈɑːkɚ" in result.phonemes and result.duration_s > 1
+
+
+def test_voice_packs_are_cached_and_blends_are_weighted(engine, catalog, monkeypatch):
+    import huggingface_hub
+
+    single = parse_request({"text": "Hi.", "voice": "af_bella"}, catalog)
+    engine.voice_pack(single)
+    calls = []
+    real = huggingface_hub.hf_hub_download
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", lambda *a, **k: calls.append(k) or real(*a, **k))
+    bella = engine.voice_pack(single)
+    assert calls == []  # second use does not touch the hub cache again
+    blend = engine.voice_pack(parse_request({"text": "Hi.", "voice": "af_heart:0.7,af_bella:0.3"}, catalog))
+    heart = engine.voice_pack(parse_request({"text": "Hi.", "voice": "af_heart"}, catalog))
+    assert blend.shape == (510, 1, 256)
+    assert torch.allclose(blend, 0.7 * heart + 0.3 * bella, atol=1e-6)
+
+
+def test_speed_changes_duration(engine, catalog):
+    slow = engine.synthesize(parse_request({"text": "One two three four.", "speed": 0.5}, catalog))
+    fast = engine.synthesize(parse_request({"text": "One two three four.", "speed": 2.0}, catalog))
+    assert slow.duration_s > 2.5 * fast.duration_s
+
+
+def test_v11_zh_pacing_follows_the_model_card():
+    assert zh_v11_speed(50) == pytest.approx(1.1)
+    assert zh_v11_speed(133) == pytest.approx((1 - 50 / 500) * 1.1)
+    assert zh_v11_speed(400) == pytest.approx(0.88)
+
+
+def test_stream_yields_chunks_lazily(engine, catalog):
+    req = parse_request({"text": "First sentence here. " * 200, "voice": "af_heart"}, catalog)
+    stream = engine.stream(req)
+    first = next(stream)
+    assert first.index == 0 and first.text == "First sentence here."
+    assert first.audio[0] == 0  # faded edges for click-free joins
+    stream.close()
+
+
+def test_progress_reports_each_chunk(engine, catalog):
+    seen = []
+    engine.synthesize(parse_request({"text": "One. Two. Three."}, catalog), on_progress=lambda i, n: seen.append((i, n)))
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_split_sentences_false_makes_fewer_chunks(engine, catalog):
+    text = "One sentence. Another one. And a third."
+    split = engine.synthesize(parse_request({"text": text}, catalog))
+    joined = engine.synthesize(parse_request({"text": text, "split_sentences": False}, catalog))
+    assert (len(split.chunks), len(joined.chunks)) == (3, 1)
+
+
+def test_nothing_speakable(engine, catalog):
+    with pytest.raises(InputError, match="nothing speakable"):
+        engine.synthesize(parse_request({"text": "..."}, catalog))
+
+
+def test_missing_cache_entry_is_a_clear_error(engine):
+    with pytest.raises(ModelUnavailableError, match="not in the Hugging Face cache"):
+        engine._fetch("hexgrad/Kokoro-82M", "voices/zz_nobody.pt", "Voice zz_nobody")
+
+
+def test_device_is_cpu_without_cuda(engine, monkeypatch):
+    assert engine.device == ("cuda" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setenv("KOKORO_DEVICE", "cpu")
+    assert Engine(engine.catalog).device == "cpu"

@@ -53,7 +53,7 @@ class SynthesisRequest:
         own = {v.language for v, _ in self.voices}
         if self.language not in own:
             ids = ", ".join(v.id for v, _ in self.voices)
-            return [f"{ids} is a {'/'.join(sorted(own))} voice reading {self.language}; "
+            return [f"Note: {ids} ({'/'.join(sorted(own))} voice) reads {self.language} text; "
                     "pronunciation follows the language, the accent may not."]
         return []
 

@@ -1,0 +1,201 @@
+"""The RunPod handler: called directly, through `--test_input`, and through the SDK's local API."""
+
+import base64
+import io
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+import soundfile as sf
+
+from tests.conftest import REPO, worker_env
+from worker import handler as worker_handler
+
+HANDLER = str(REPO / "worker" / "handler.py")
+DOC_EXAMPLE = {"text": "你好，世界！这是一个语音合成测试。", "voice": "af_heart", "language": "zh",
+               "speed": 1.0, "split_sentences": True}
+
+
+@pytest.fixture
+def direct(engine, monkeypatch):
+    """The handler module using the session's engine; progress updates recorded."""
+    monkeypatch.setattr(worker_handler, "_engine", engine)
+    updates = []
+    monkeypatch.setattr(worker_handler.runpod.serverless, "progress_update",
+                        lambda job, message: updates.append(message))
+    return updates
+
+
+def _decode(output: dict):
+    return sf.read(io.BytesIO(base64.b64decode(output["audio_base64"])), dtype="float32")
+
+
+def test_success_output_keeps_the_documented_names(direct):
+    out = worker_handler.handler({"id": "j1", "input": dict(DOC_EXAMPLE, text="Hello there. General Kenobi.",
+                                                            language="en-us")})
+    assert set(out) >= {"audio_base64", "message"}
+    assert set(out) - {"audio_base64", "message"} == {"sample_rate", "duration_s", "format", "model", "voice",
+                                                       "language", "chunks"}
+    audio, rate = _decode(out)
+    assert rate == 24_000 and out["sample_rate"] == 24_000 and out["format"] == "wav"
+    assert abs(len(audio) / rate - out["duration_s"]) < 0.01
+    assert [c["text"] for c in out["chunks"]] == ["Hello there.", "General Kenobi."]
+    assert all(c["phonemes"] for c in out["chunks"])
+    assert direct == ["chunk 1 of 2", "chunk 2 of 2"]
+
+
+def test_other_language_note_in_message(direct):
+    out = worker_handler.handler({"id": "j2", "input": DOC_EXAMPLE})
+    assert out["model"] == "v1.0" and out["language"] == "zh"
+    assert "af_heart (en-us voice) reads zh text" in out["message"]
+
+
+@pytest.mark.parametrize("fmt, container", [("flac", "FLAC"), ("mp3", "MP3"), ("ogg", "OGG")])
+def test_formats(direct, fmt, container):
+    out = worker_handler.handler({"id": "f", "input": {"text": "Format test.", "format": fmt}})
+    assert sf.info(io.BytesIO(base64.b64decode(out["audio_base64"]))).format == container
+
+
+def test_bad_input_is_an_error_and_the_next_job_still_works(direct):
+    assert worker_handler.handler({"id": "b", "input": {"text": ""}}) == {"error": "'text' is empty; give some text to speak."}
+    assert "Unknown voice" in worker_handler.handler({"id": "b", "input": {"text": "x", "voice": "zz_nobody"}})["error"]
+    assert "audio_base64" in worker_handler.handler({"id": "ok", "input": {"text": "Still here."}})
+
+
+def test_unexpected_failure_is_contained(direct, monkeypatch, engine):
+    def boom(*a, **k):
+        raise RuntimeError("CUDA exploded with secret details")
+
+    monkeypatch.setattr(engine, "synthesize", boom)
+    out = worker_handler.handler({"id": "x", "input": {"text": "Hi."}})
+    assert out == {"error": "Synthesis failed inside the worker; see the worker log."}
+
+
+def test_stream_handler_yields_each_chunk(direct):
+    chunks = list(worker_handler.stream_handler({"id": "s", "input": {"text": "One. Two. Three.", "format": "flac"}}))
+    assert [c["chunk"] for c in chunks] == [0, 1, 2] and [c["text"] for c in chunks] == ["One.", "Two.", "Three."]
+    for c in chunks:
+        assert sf.info(io.BytesIO(base64.b64decode(c["audio_base64"]))).format == "FLAC"
+    assert list(worker_handler.stream_handler({"id": "s", "input": {"text": 5}})) == \
+        [{"error": "'text' must be a string, not a number."}]
+
+
+# --- through the real SDK ------------------------------------------------------------------
+
+def _run_test_input(payload: dict, tmp_path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, HANDLER, "--test_input", json.dumps({"input": payload})],
+                          env=worker_env(KOKORO_MODELS="v1.0"), cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_test_input_runs_the_document_example(standin_hf_home, tmp_path):
+    ok = _run_test_input(json.loads((REPO / "test_input.json").read_text())["input"], tmp_path)
+    assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-2000:]
+    assert "completed successfully" in ok.stdout + ok.stderr
+    bad = _run_test_input({"text": "hi", "voice": "af_maple", "language": "ja"}, tmp_path)
+    assert bad.returncode == 1
+    assert "it cannot read 'ja'" in bad.stdout + bad.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def local_api(standin_hf_home, tmp_path_factory):
+    """`python worker/handler.py --rp_serve_api`: the SDK's own local server, warm-up included."""
+    port = _free_port()
+    cwd = tmp_path_factory.mktemp("api")
+    log = open(cwd / "worker.log", "w")
+    proc = subprocess.Popen([sys.executable, HANDLER, "--rp_serve_api", "--rp_api_port", str(port),
+                             "--rp_api_host", "127.0.0.1"], env=worker_env(), cwd=cwd, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        try:
+            requests.post(f"{url}/runsync", json={"input": {"text": "warm"}}, timeout=120)
+            break
+        except requests.ConnectionError:
+            assert proc.poll() is None, (cwd / "worker.log").read_text()[-3000:]
+            time.sleep(1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+def runsync(url: str, payload) -> dict:
+    response = requests.post(f"{url}/runsync", json={"input": payload}, timeout=900)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_local_api_document_example(local_api):
+    job = runsync(local_api, DOC_EXAMPLE)
+    assert job["status"] == "COMPLETED", job
+    audio, rate = _decode(job["output"])
+    assert rate == 24_000 and len(audio) > rate
+    assert job["output"]["language"] == "zh"
+
+
+@pytest.mark.parametrize("payload, message", [
+    ({"voice": "af_heart"}, "'text' is required."),
+    ({"text": 3}, "'text' must be a string, not a number."),
+    ({"text": "hi", "voice": "af_hart"}, "Did you mean af_heart"),
+    ({"text": "hi", "voice": "/root/.cache/x.pt"}, "not a file path"),
+    ({"text": "hi", "voice": "zf_009", "language": "zh"}, "Unknown voice 'zf_009'"),
+    ({"text": "hi", "speed": "1.0"}, "'speed' must be a number"),
+    ({"text": "hi", "speed": 2.5}, "'speed' must be from 0.5 to 2.0"),
+    ({"text": "hi", "language": "klingon"}, "Unknown language 'klingon'"),
+    ({"text": "hi", "format": "aac"}, "Unknown format 'aac'"),
+    ({"text": "hi", "split_sentences": 1}, "'split_sentences' must be true or false"),
+    ({"text": "hi", "voice": "af_maple", "language": "ja"}, "speaks en-us, en-gb, zh"),
+    ({"text": "hi", "pitch": 3}, "Unknown input field 'pitch'"),
+    ({"text": "x" * 10_001}, "the limit is 10,000"),
+])
+def test_local_api_bad_input_fails_the_job_with_a_message(local_api, payload, message):
+    job = runsync(local_api, payload)
+    assert job["status"] == "FAILED"
+    assert message in job["error"] and "Traceback" not in job["error"]
+
+
+NINE_SAMPLES = [("en-us", "af_heart"), ("en-gb", "bf_emma"), ("es", "em_alex"), ("fr", "ff_siwis"),
+                ("hi", "hm_omega"), ("it", "im_nicola"), ("ja", "jm_kumo"), ("pt-br", "pm_alex"),
+                ("zh", "zm_yunxi"), ("zh", "zm_010"), ("en-gb", "bf_vale")]
+
+
+@pytest.mark.parametrize("language, voice", NINE_SAMPLES)
+def test_local_api_every_language(local_api, catalog, language, voice):
+    job = runsync(local_api, {"text": catalog.languages[language].sample, "voice": voice, "language": language})
+    assert job["status"] == "COMPLETED", job
+    audio, _ = _decode(job["output"])
+    assert len(audio) > 24_000 * 0.5 and job["output"]["voice"] == voice
+
+
+LONG = {
+    "ja": "吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。何でも薄暗いじめじめした所でニャーニャー泣いていた事だけは記憶している。",
+    "zh": "今天天气很好，我们一起去公园散步吧！春天来了，花都开了，小鸟在树上唱歌。你听见了吗？",
+}
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("language, voice", [("ja", "jf_alpha"), ("zh", "zf_001")])
+def test_local_api_3000_characters_all_spoken(local_api, language, voice):
+    text = (LONG[language] * 60)[:3000]
+    job = runsync(local_api, {"text": text, "voice": voice, "language": language, "speed": 2.0,
+                              "split_sentences": False, "format": "ogg"})
+    assert job["status"] == "COMPLETED", job
+    out = job["output"]
+    assert "".join(c["text"] for c in out["chunks"]).replace(" ", "") == text
+    assert all(len(c["phonemes"]) <= 510 for c in out["chunks"])
+    audio, rate = _decode(out)
+    spoken = sum(c["duration_s"] for c in out["chunks"])
+    assert spoken > 0.03 * sum(len(c["phonemes"]) for c in out["chunks"])  # ≥1 frame/phoneme at 2×
+    assert abs(len(audio) / rate - out["duration_s"]) < 0.1

@@ -64,7 +64,8 @@ def catalog():
 def worker_env(**extra: str) -> dict[str, str]:
     """Environment for a worker subprocess: the stand-in cache, offline, our code importable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_ISOLATED_PREFIXES)}
-    env.update(HF_HOME=str(HF_HOME), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", **extra)
+    env.update(HF_HOME=str(HF_HOME), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    env.update(extra)
     return env
 
 

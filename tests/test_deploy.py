@@ -1,0 +1,51 @@
+"""The image's build script and the Dockerfile (no Docker engine runs here: lint + offline checks)."""
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO, worker_env
+
+FETCH = str(REPO / "worker" / "fetch_weights.py")
+
+
+def _check(hf_home) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, FETCH, "--check"], env=worker_env(HF_HOME=str(hf_home)),
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_build_script_finds_every_catalog_voice(standin_hf_home, catalog):
+    proc = _check(standin_hf_home)
+    assert proc.returncode == 0, proc.stderr
+    expected = 2 * len(catalog.models) + len(catalog.voices)
+    assert f"All {expected} files of the catalog" in proc.stdout
+
+
+def test_build_script_names_what_is_missing(standin_hf_home, tmp_path):
+    copy = tmp_path / "hf"
+    shutil.copytree(standin_hf_home / "hub", copy / "hub", symlinks=True,
+                    ignore=lambda d, names: [n for n in names if n.endswith(".pth")])
+    for voice in copy.glob("hub/models--hexgrad--Kokoro-82M-v1.1-zh/snapshots/*/voices/zm_045.pt"):
+        voice.unlink()
+    proc = _check(copy)
+    assert proc.returncode == 1
+    assert "3 of 161 files missing" in proc.stderr
+    assert "hexgrad/Kokoro-82M-v1.1-zh/voices/zm_045.pt" in proc.stderr
+    assert "hexgrad/Kokoro-82M/kokoro-v1_0.pth" in proc.stderr
+
+
+def test_dockerfile_lints_clean():
+    hadolint = shutil.which("hadolint")
+    if hadolint is None:
+        pytest.fail("hadolint is not installed (pip install -r requirements-dev.txt)")
+    proc = subprocess.run([hadolint, str(REPO / "Dockerfile")], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dockerfile_bakes_weights_and_runs_offline():
+    text = (REPO / "Dockerfile").read_text()
+    assert "worker/fetch_weights.py" in text and "ENV HF_HUB_OFFLINE=1" in text
+    assert 'CMD ["python", "-u", "worker/handler.py"]' in text
+    assert "en_core_web_sm" in text and "unidic download" in text

@@ -135,11 +135,10 @@ class Engine:
 
     def voice_pack(self, request: SynthesisRequest) -> torch.Tensor:
         """The style pack [510, 1, 256] for the request's voice or weighted blend."""
-        key = request.voice_spec
-        if key not in self._packs:
-            packs = [self._pack(v.id) * weight for v, weight in request.voices]
-            self._packs[key] = torch.stack(packs).sum(dim=0)
-        return self._packs[key]
+        if len(request.voices) == 1:
+            return self._pack(request.voices[0][0].id)
+        # Blends are not cached: any weights are allowed, and mixing is cheap next to inference.
+        return torch.stack([self._pack(v.id) * weight for v, weight in request.voices]).sum(dim=0)
 
     def phonemizer(self, request: SynthesisRequest) -> g2p.G2P:
         code = self.catalog.languages[request.language].kokoro_code

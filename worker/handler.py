@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `pytho
 
 import runpod  # noqa: E402
 
-from worker.audio import encode  # noqa: E402
+from worker.audio import SAMPLE_RATE, encode  # noqa: E402
 from worker.catalog import default_catalog  # noqa: E402
 from worker.engine import Engine  # noqa: E402
 from worker.errors import KokoroError  # noqa: E402
@@ -100,7 +100,7 @@ def stream_handler(job: dict):
                 "phonemes": chunk.phonemes,
                 "audio_base64": _b64(encode(chunk.audio, request.format)),
                 "format": request.format,
-                "sample_rate": 24_000,
+                "sample_rate": SAMPLE_RATE,
                 "duration_s": round(chunk.duration_s, 3),
             }
     except KokoroError as exc:

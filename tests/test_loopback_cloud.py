@@ -118,7 +118,7 @@ def test_runsync_and_failures_from_the_worker(cloud, worker):
     raised = api.post("/runsync", {"input": {"raise": True}}).json()
     assert raised["status"] == "FAILED" and '"error_message": "echo handler blew up"' in raised["error"]
     cloud.runsync_wait_s = 0.3
-    early = api.post("/runsync", {"input": {"text": "slow", "sleep": 1.0}}).json()
+    early = api.post("/runsync", {"input": {"text": "slow", "sleep": 0.6}}).json()
     assert early["status"] in ("IN_QUEUE", "IN_PROGRESS")  # runsync gives up waiting, the job goes on
     api.wait_status(early["id"], {"COMPLETED"})
     health = api.get("/health").json()
@@ -128,7 +128,7 @@ def test_runsync_and_failures_from_the_worker(cloud, worker):
 
 def test_cancel_and_late_result_is_ignored(cloud, worker):
     api = Api(cloud)
-    job_id = api.post("/run", {"input": {"text": "c", "sleep": 1.5}}).json()["id"]
+    job_id = api.post("/run", {"input": {"text": "c", "sleep": 1.0}}).json()["id"]
     api.wait_status(job_id, {"IN_PROGRESS"})
     assert api.post(f"/cancel/{job_id}").json()["status"] == "CANCELLED"
     wait_until(lambda: cloud.job(job_id)["late_results"] == 1, 10, "the worker's late result")
@@ -137,13 +137,14 @@ def test_cancel_and_late_result_is_ignored(cloud, worker):
 
 def test_execution_timeout(cloud, worker):
     api = Api(cloud)
-    cloud.execution_timeout_s = 0.5
-    job_id = api.post("/run", {"input": {"text": "t", "sleep": 1.5}}).json()["id"]
+    cloud.execution_timeout_s = 0.3
+    job_id = api.post("/run", {"input": {"text": "t", "sleep": 0.8}}).json()["id"]
     assert api.wait_status(job_id, {"TIMED_OUT", "COMPLETED"})["status"] == "TIMED_OUT"
     wait_worker_idle(cloud)
     cloud.execution_timeout_s = 600.0
     # A per-job policy overrides the endpoint's timeout, as on the cloud.
-    job_id = api.post("/run", {"input": {"text": "t", "sleep": 1.5}, "policy": {"executionTimeout": 500}}).json()["id"]
+    body = {"input": {"text": "t", "sleep": 0.8}, "policy": {"executionTimeout": 300}}
+    job_id = api.post("/run", body).json()["id"]
     assert api.wait_status(job_id, {"TIMED_OUT", "COMPLETED"})["status"] == "TIMED_OUT"
     wait_worker_idle(cloud)
 
@@ -217,6 +218,14 @@ def test_generator_handler_streams(aggregate):
         assert final["status"] == "COMPLETED"
         # Without return_aggregate_stream the SDK's final post carries an empty list.
         assert final["output"] == (chunks if aggregate else [])
+        if not aggregate:
+            # A generator that raises: the chunks so far stay streamed, the job FAILS with a
+            # "handler: <message> \ntraceback: ..." string (not the JSON a plain handler gets).
+            job_id = api.post("/run", {"input": {"text": "s", "chunks": 3, "raise_at": 1}}).json()["id"]
+            failed = api.wait_status(job_id, {"FAILED", "COMPLETED"})
+            assert failed["status"] == "FAILED"
+            assert failed["error"].startswith("handler: stream broke at chunk 1 \ntraceback: ")
+            assert [i["output"]["chunk"] for i in api.get(f"/stream/{job_id}").json()["stream"]] == [0]
 
 
 def test_generator_job_is_stopped_by_cancel():
@@ -229,10 +238,12 @@ def test_generator_job_is_stopped_by_cancel():
         wait_until(lambda: cloud.job(job_id)["stream"], 10, "the first chunk")
         api.post(f"/cancel/{job_id}")
         wait_until(lambda: cloud.job(job_id)["stop_sent"], 5, "the stop signal")
-        time.sleep(1.0)
+        time.sleep(0.3)  # the worker reads the signal and cancels the task at its next await
+        posts = cloud.job(job_id)["stream_posts"]
+        time.sleep(1.0)  # a generator still running would post ~10 more chunks meanwhile
         job = cloud.job(job_id)
         assert job["status"] == "CANCELLED" and job["late_results"] == 0
-        assert len(job["stream"]) < 20
+        assert job["stream_posts"] == posts < 40
 
 
 def test_command_line_server():
@@ -240,8 +251,9 @@ def test_command_line_server():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "LOOPBACK_API_KEY": KEY}
-    proc = subprocess.Popen([sys.executable, "-m", "loopback.cloud", "--port", str(port), "--endpoint-id", "cli"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    command = [sys.executable, "-m", "loopback.cloud", "--port", str(port), "--endpoint-id", "cli"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
     try:
         url = f"http://127.0.0.1:{port}/v2/cli/health"
         wait_until(lambda: _ok(url), 15, "the CLI server")
@@ -249,7 +261,7 @@ def test_command_line_server():
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=10)
-    assert f"RUNPOD_API_BASE=http://127.0.0.1:{port}/v2" in out and "RUNPOD_WEBHOOK_GET_JOB=" in out
+    assert f"RUNPOD_API_BASE=http://127.0.0.1:{port}/v2" in out and "export RUNPOD_WEBHOOK_GET_JOB=" in out
     assert KEY not in out
 
 

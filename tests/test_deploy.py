@@ -64,3 +64,10 @@ def test_hub_tests_are_valid_jobs_and_hub_env_is_what_the_worker_reads(catalog):
     for env in hub["config"]["env"]:
         assert env["key"] in sources and f"`{env['key']}`" in readme, env["key"]
         assert env["input"]["description"]
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    readme = (REPO / "README.md").read_text().split("```bash\n", 1)[1].split("```", 1)[0]
+    install_and_run, test_command = readme.strip().splitlines()
+    assert install_and_run.endswith("python ui/app.py")
+    assert test_command in (REPO / ".ci" / "run").read_text().splitlines()

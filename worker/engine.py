@@ -172,10 +172,12 @@ class Engine:
         samples = wave.detach().float().cpu().numpy().reshape(-1)
         return SpokenChunk(index, chunk.text, chunk.phonemes, audio.smooth_edges(samples))
 
-    def stream(self, request: SynthesisRequest) -> Iterator[SpokenChunk]:
-        """Speak chunk by chunk as G2P reaches it: the first audio comes after one chunk's work."""
+    def stream(self, request: SynthesisRequest,
+               chunks: list[chunking.Chunk] | None = None) -> Iterator[SpokenChunk]:
+        """Speak chunk by chunk as G2P reaches it: the first audio comes after one chunk's work.
+        A caller that already planned the chunks (to show "i of n") passes them in."""
         spoken = False
-        for index, chunk in enumerate(self.plan(request)):
+        for index, chunk in enumerate(chunks if chunks is not None else self.plan(request)):
             spoken = True
             yield self._speak(request, index, chunk)
         if not spoken:

@@ -1,0 +1,103 @@
+"""End to end: studio (RunPod backend) -> loopback RunPod cloud -> the REAL worker process -> audio.
+
+`python worker/handler.py` runs under the RunPod SDK's own worker loop with the stand-in weights
+(KOKORO_MODELS=v1.0 to start faster), taking jobs from `loopback.cloud.LoopbackCloud`. Once through
+the callbacks directly, once through the page in chromium.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from loopback.cloud import LoopbackCloud
+from tests.ui_helpers import (CHROMIUM, CHROMIUM_ARGS, PLANTED_KEY, ResponseLog, choose, running_app,
+                              running_worker, sound_info, status_text, wait_for_worker, wait_until)
+from ui.backends import RunPodBackend
+from ui.callbacks import OUTPUTS, Studio
+from ui.runpod_client import RunPodClient
+from worker.request import FIELDS
+
+ENDPOINT = "ep-e2e"
+
+
+@pytest.fixture(scope="module")
+def stack(standin_hf_home):
+    """(cloud, worker, app): the worker warms up while the app starts."""
+    with LoopbackCloud(api_key=PLANTED_KEY, endpoint_id=ENDPOINT, poll_hold_s=0.5) as cloud:
+        with running_worker(cloud, wait=False) as worker:
+            with running_app(RUNPOD_ENDPOINT_ID=ENDPOINT, RUNPOD_API_KEY=PLANTED_KEY,
+                             RUNPOD_API_BASE=cloud.url) as app:
+                wait_for_worker(cloud, worker)
+                yield cloud, worker, app
+
+
+def out(step: tuple, name: str):
+    return step[OUTPUTS.index(name)]
+
+
+def test_callbacks_through_loopback_and_the_real_worker(stack, catalog, tmp_path):
+    cloud, worker, _ = stack
+
+    def client() -> RunPodClient:
+        return RunPodClient(ENDPOINT, PLANTED_KEY, api_base=cloud.url, timeout_s=120.0, poll_interval_s=0.2)
+
+    studio = Studio(RunPodBackend(client, catalog), catalog, out_dir=tmp_path)
+    before = len(cloud.jobs())
+    steps = list(studio.generate("Hello there. A second sentence.", "en-us", "am_michael", 1.1, True, "wav"))
+
+    jobs = cloud.jobs()[before:]
+    assert len(jobs) == 1 and jobs[0]["status"] == "COMPLETED"
+    sent = cloud.job(jobs[0]["id"])["input"]
+    assert sent == {"text": "Hello there. A second sentence.", "voice": "am_michael", "language": "en-us",
+                    "speed": 1.1, "split_sentences": True, "format": "wav"}
+    assert set(sent) == set(FIELDS)  # exactly the worker's contract
+    statuses = " ".join(str(out(s, "status")) for s in steps)
+    assert re.search(r"In (queue|progress)[^<]* · \d+ s", statuses), statuses
+    files = [out(s, "file") for s in steps if isinstance(out(s, "file"), dict) and out(s, "file").get("value")]
+    path = files[-1]["value"]
+    assert re.search(r"/en-us_am_michael_\d{8}-\d{6}\.wav$", path)
+    info = sound_info(open(path, "rb").read())
+    assert info.format == "WAV" and info.samplerate == 24000 and info.duration > 0.5
+    assert out(steps[-1], "audio") == open(path, "rb").read()  # the player gets the worker's file
+    assert "RunPod job took" in out(steps[-1], "details") and "2 chunks" in out(steps[-1], "details")
+    assert len(out(steps[-1], "phonemes").splitlines()) == 2
+    assert PLANTED_KEY not in worker.log()
+
+
+@pytest.mark.browser
+def test_page_through_loopback_and_the_real_worker(stack):
+    from playwright.sync_api import sync_playwright
+
+    cloud, _, app = stack
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(30_000)
+            responses = ResponseLog(page)
+            page.goto(app.url)
+            assert "RunPod Serverless" in page.locator("#backend").inner_text()
+            choose(page, "Output format", "mp3")
+            page.get_by_label("Text").fill("Through the cloud and back. It works.")
+            before = len(cloud.jobs())
+            page.get_by_role("button", name="Generate").click()
+            link = page.locator("a[data-testid=download-link]")
+            link.wait_for(timeout=180_000)
+            assert re.match(r"^en-us_af_heart_\d{8}-\d{6}\.mp3$", link.get_attribute("download"))
+            info = sound_info(page.request.get(link.get_attribute("href")).body())
+            assert info.format == "MP3" and info.samplerate == 24000 and info.duration > 0.5
+            assert page.locator("#player audio[src]").count() == 1
+            wait_until(lambda: page.locator("#player audio").evaluate("a => a.currentTime > 0 || a.ended"),
+                       30, "the audio to play")
+            assert "Done" in status_text(page)
+            assert "RunPod job took" in page.locator("#details").inner_text()
+            jobs = cloud.jobs()[before:]
+            assert [j["status"] for j in jobs] == ["COMPLETED"]
+            assert cloud.job(jobs[0]["id"])["input"]["format"] == "mp3"
+            assert responses.containing(PLANTED_KEY) == [] and len(responses.bodies) > 10
+            assert PLANTED_KEY not in page.content()
+            assert PLANTED_KEY not in app.log()
+        finally:
+            browser.close()

@@ -1,0 +1,188 @@
+"""Shared bits for the studio's tests: start `python ui/app.py` or a real worker as subprocesses,
+drive Debian's chromium through Playwright, and read what a page received.
+
+Every wait here is bounded; every server binds 127.0.0.1; subprocesses get their own process
+group so a kill also reaches the children they fork (the RunPod SDK forks a heartbeat).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.conftest import REPO, worker_env
+from tests.helpers_loopback import PLANTED_KEY  # noqa: F401 (one planted key for every leak check)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Process:
+    """A subprocess with its log in a file, for failure messages and leak checks."""
+
+    def __init__(self, proc: subprocess.Popen, log_path: Path, url: str | None = None):
+        self.proc, self.log_path, self.url = proc, log_path, url
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _spawn(args: list[str], env: dict[str, str], name: str) -> Process:
+    workdir = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    log_path = workdir / f"{name}.log"
+    with open(log_path, "w") as log_file:
+        proc = subprocess.Popen(args, cwd=workdir, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    return Process(proc, log_path)
+
+
+def stop(process: Process) -> None:
+    """Stop the process group, then remove its working folder (and log)."""
+    try:
+        _signal_group(process)
+    finally:
+        shutil.rmtree(process.log_path.parent, ignore_errors=True)
+
+
+def _signal_group(process: Process) -> None:
+    for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.proc.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@contextlib.contextmanager
+def running_app(startup_s: float = 120.0, **env: str) -> Iterator[Process]:
+    """`python ui/app.py` on a free port with the stand-in weights; yields it once the page answers."""
+    port = free_port()
+    full_env = worker_env(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
+                          GRADIO_ANALYTICS_ENABLED="False", KOKORO_MODELS="v1.0", **env)
+    app = _spawn([sys.executable, str(REPO / "ui" / "app.py")], full_env, "studio")
+    app.url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + startup_s
+        while True:
+            if app.proc.poll() is not None:
+                raise RuntimeError(f"the studio exited with {app.proc.returncode}:\n{app.log()[-3000:]}")
+            try:
+                with urllib.request.urlopen(app.url, timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the studio did not answer within {startup_s} s:\n{app.log()[-3000:]}")
+            time.sleep(0.25)
+        yield app
+    finally:
+        stop(app)
+
+
+@contextlib.contextmanager
+def running_worker(cloud, startup_s: float = 180.0, wait: bool = True, **env: str) -> Iterator[Process]:
+    """The real `python worker/handler.py` under RunPod's worker loop, polling the loopback cloud.
+
+    wait=False yields at once (start something else meanwhile, then call `wait_for_worker`)."""
+    full_env = {**worker_env(KOKORO_MODELS="v1.0", **env), **cloud.worker_env()}
+    full_env.pop("RUNPOD_REALTIME_PORT", None)  # would make the SDK serve HTTP instead of polling
+    worker = _spawn([sys.executable, str(REPO / "worker" / "handler.py")], full_env, "worker")
+    try:
+        if wait:
+            wait_for_worker(cloud, worker, startup_s)
+        yield worker
+    finally:
+        stop(worker)
+
+
+def wait_for_worker(cloud, worker: Process, startup_s: float = 180.0) -> None:
+    # The worker polls for jobs only after its warm-up (model load + one utterance).
+    if not cloud.wait_for_worker(startup_s):
+        raise RuntimeError(f"the worker did not poll within {startup_s} s:\n{worker.log()[-3000:]}")
+
+
+def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.1):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def sound_info(data: bytes):
+    """soundfile's view of an audio file's bytes (format, samplerate, frames)."""
+    import soundfile as sf
+
+    return sf.info(io.BytesIO(data))
+
+
+class ResponseLog:
+    """Every response body a page receives (for leak checks), captured as it arrives."""
+
+    def __init__(self, page):
+        self.bodies: list[tuple[str, bytes]] = []
+        page.on("response", self._record)
+
+    def _record(self, response) -> None:
+        try:
+            body = response.body()
+        except Exception:  # noqa: BLE001 (streams, redirects and aborted requests have no body)
+            body = b""
+        self.bodies.append((response.url, body))
+
+    def containing(self, needle: str) -> list[str]:
+        raw = needle.encode()
+        return [url for url, body in self.bodies if raw in body or needle in url]
+
+
+def open_options(page, label: str) -> list[str]:
+    """The option texts of a dropdown, opened as a person would; closed again with blur()."""
+    box = page.get_by_role("combobox", name=label)
+    box.click()
+    options = page.get_by_role("option")
+    options.first.wait_for(timeout=10_000)
+    # The selected option carries a "✓" line before its label.
+    texts = [t.strip().splitlines()[-1].strip() for t in options.all_inner_texts()]
+    box.blur()
+    return texts
+
+
+def choose(page, label: str, option_text: str) -> None:
+    """Pick a dropdown option by its visible text."""
+    box = page.get_by_role("combobox", name=label)
+    box.click()
+    if box.is_editable():  # typing filters, so options beyond the first 100 are reachable too
+        box.fill(option_text)
+    page.get_by_role("option", name=option_text, exact=False).first.click()
+    box.blur()
+
+
+def status_text(page) -> str:
+    return page.locator("#status").inner_text()
+

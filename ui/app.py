@@ -1,0 +1,157 @@
+"""Kokoro voice studio: the Gradio page (layout and wiring only; the handlers live in ui/callbacks.py).
+
+Run: `python ui/app.py` (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT as usual). It is also the
+Hugging Face Spaces app_file. Synthesis runs on RunPod when RUNPOD_ENDPOINT_ID is set (or
+KOKORO_BACKEND=runpod), else locally on this machine's GPU or CPU; the page says which.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python ui/app.py`
+
+import gradio as gr  # noqa: E402
+
+from worker.catalog import Catalog, default_catalog  # noqa: E402
+from worker.request import FORMATS, SPEED_MAX, SPEED_MIN, max_text_chars  # noqa: E402
+
+from ui import choices  # noqa: E402
+from ui.backends import LocalBackend, backend_from_env, shared_engine  # noqa: E402
+from ui.callbacks import Studio  # noqa: E402
+
+log = logging.getLogger("kokoro.ui")
+
+TITLE = "Kokoro Voice Studio"
+DEFAULT_LANGUAGE = "en-us"
+
+ABOUT = """\
+**About the voices.** Grades (A best … F) are the ones published with Kokoro; ungraded voices come
+from the Chinese-focused v1.1-zh release, which also reads English. Any voice plays in the browser
+as it is synthesized; the download is the finished file in the format you chose.
+"""
+
+# Local font stacks only: a Google-font theme would make every visitor's browser call out.
+THEME = gr.themes.Soft(
+    primary_hue="indigo", secondary_hue="violet", neutral_hue="slate", radius_size="lg",
+    font=["Inter", "ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+)
+
+CSS = """
+.gradio-container { max-width: 1180px !important; width: 100% !important; margin: 0 auto !important; }
+#studio { width: 100%; }
+#hero { text-align: center; padding: 18px 0 4px; }
+#hero h1 { font-size: 2.3rem; font-weight: 800; margin: 0;
+  background: linear-gradient(90deg, #4f46e5, #9333ea); -webkit-background-clip: text;
+  background-clip: text; color: transparent; }
+#hero p { font-size: 1.05rem; opacity: .8; margin: 6px 0 0; }
+#backend { text-align: center; font-size: .9rem; opacity: .85; margin-bottom: 6px; }
+#backend p { display: inline-block; padding: 4px 14px; border-radius: 999px;
+  background: var(--block-background-fill); border: 1px solid var(--border-color-primary); }
+.status { font-size: .95rem; padding: 6px 2px; }
+.status-idle { opacity: .65; }
+.status-done { color: #15803d; font-weight: 600; }
+.status-error { color: #b91c1c; }
+.status-stopped { color: #a16207; }
+#generate { font-size: 1.1rem; }
+#model label { padding-left: 10px; padding-right: 10px; }
+#about { font-size: .85rem; opacity: .7; margin-top: 8px; }
+"""
+
+
+def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1) -> gr.Blocks:
+    """The page: inputs on the left, the result on the right."""
+    language = DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in catalog.languages else next(iter(catalog.languages))
+    models = choices.model_choices(catalog, language)
+    # delete_cache: Gradio's copies of downloads and streams go after two hours, checked hourly.
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 7200)) as demo:
+        gr.HTML(f"<div id='hero'><h1>{TITLE}</h1><p>Natural speech from text in nine languages and "
+                f"{len(catalog.voices)} voices, with the open-weight Kokoro-82M model.</p></div>")
+        gr.Markdown(banner, elem_id="backend")
+        with gr.Row(equal_height=False, elem_id="studio"):
+            with gr.Column(scale=7, elem_id="inputs"):
+                with gr.Row():
+                    language_dd = gr.Dropdown(choices.language_choices(catalog), value=language,
+                                              label="Language", scale=1)
+                    model_radio = gr.Radio(models, value=choices.ALL_MODELS, label="Model", scale=1,
+                                           visible=len(models) > 2, elem_id="model")
+                voice_dd = gr.Dropdown(choices.voice_choices(catalog, language),
+                                       value=choices.default_voice(catalog, language), label="Voice",
+                                       info="Best graded first; type to search")
+                text_box = gr.Textbox(choices.sample_text(catalog, language), label="Text", lines=7,
+                                      max_lines=18, info=f"Up to {max_text_chars():,} characters; "
+                                      "long text starts playing after its first sentence")
+                with gr.Row():
+                    speed = gr.Slider(SPEED_MIN, SPEED_MAX, value=1.0, step=0.05, label="Speed", scale=3)
+                    fmt = gr.Dropdown(list(FORMATS), value="wav", label="Output format", scale=2,
+                                      filterable=False)
+                split = gr.Checkbox(True, label="Split sentences (one chunk per sentence)")
+                with gr.Row():
+                    generate_btn = gr.Button("Generate", variant="primary", size="lg", scale=3,
+                                             elem_id="generate")
+                    stop_btn = gr.Button("Stop" if isinstance(studio.backend, LocalBackend) else "Cancel",
+                                         variant="stop", size="lg", scale=1)
+            with gr.Column(scale=5, elem_id="outputs"):
+                player = gr.Audio(label="Listen", streaming=True, autoplay=True, interactive=False,
+                                  sources=["microphone"],  # required by Gradio for a streaming output
+                                  buttons=[], elem_id="player")
+                status = gr.HTML("<div class='status status-idle'>Pick a voice and press Generate.</div>",
+                                 elem_id="status")
+                details = gr.Markdown("", elem_id="details")
+                download = gr.File(label="Download", interactive=False, visible=False, elem_id="download")
+                with gr.Accordion("Phonemes", open=False):
+                    phonemes = gr.Textbox(label="Phonemes used (one line per chunk)", lines=4,
+                                          max_lines=12, interactive=False, buttons=["copy"],
+                                          elem_id="phonemes")
+                gr.Markdown(ABOUT, elem_id="about")
+
+        # Catalog look-ups only: answered at once, never queued behind a synthesis.
+        language_dd.input(studio.on_language, [language_dd, text_box], [model_radio, voice_dd, text_box],
+                          api_visibility="private", queue=False)
+        model_radio.input(studio.on_model, [language_dd, model_radio, voice_dd], voice_dd,
+                          api_visibility="private", queue=False)
+        generate_btn.click(
+            studio.generate, [text_box, language_dd, voice_dd, speed, split, fmt],
+            [player, download, status, details, phonemes], api_name="generate",
+            api_visibility="public", concurrency_limit=concurrency, show_progress_on=[status])
+        # No `cancels=`: the run sees the flag within a tick, says "Stopped" and ends its stream
+        # cleanly (RunPod: cancels the job); a Gradio cancel would leave a stale status behind.
+        stop_btn.click(studio.stop, None, None, api_visibility="private", queue=False)
+    return demo
+
+
+def _preload(models: list[str]) -> None:
+    # Loads weights while the first visitor reads the page; a failure shows up on Generate instead.
+    engine = shared_engine()
+    for name in models:
+        try:
+            engine.model(name)
+        except Exception as exc:  # noqa: BLE001 (logged; the user sees the error on Generate)
+            log.warning("Could not preload Kokoro %s: %s", name, exc)
+
+
+def main() -> None:
+    logging.basicConfig(level=os.environ.get("KOKORO_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal Gradio request
+    catalog = default_catalog()
+    backend = backend_from_env()
+    log.info("Studio backend: %s", backend.name)
+    local = isinstance(backend, LocalBackend)
+    if local and os.environ.get("KOKORO_SKIP_WARMUP", "").strip().lower() not in {"1", "true", "yes"}:
+        wanted = [m.strip() for m in os.environ.get("KOKORO_MODELS", ",".join(catalog.models)).split(",")]
+        threading.Thread(target=_preload, args=([m for m in wanted if m in catalog.models],),
+                         daemon=True).start()
+    # Local synthesis is compute-bound: one at a time. RunPod jobs only wait on HTTP here.
+    demo = build(Studio(backend, catalog), catalog, backend.describe(), concurrency=1 if local else 16)
+    demo.queue(max_size=64).launch(theme=THEME, css=CSS, footer_links=["api", "gradio"],
+                                   show_error=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""The studio's event handlers: plain methods of `Studio`, unit-tested by calling them directly.
+
+ui/app.py wires them to components; nothing here builds a layout. `generate` is a generator:
+each spoken chunk goes to the streaming player at once (long text starts playing early), the
+progress bar says "chunk i of n" (local) or the RunPod job's state and elapsed time, and the last
+step delivers the file `{language}_{voice}_{timestamp}.{ext}` and the details. A bad request
+becomes `gr.Error` (a toast) carrying the worker's own sentence, never a traceback.
+
+Language changes replace the text with the new language's sample only while the box holds no
+text of the user's own (see `choices.text_after_language_change`).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from worker import audio
+from worker.catalog import Catalog, default_catalog
+from worker.errors import KokoroError
+
+from ui import choices
+from ui.backends import Finished, Piece, Status, Stopped, Tick
+
+log = logging.getLogger("kokoro.ui")
+
+# generate() yields values for these outputs, in this order (ui/app.py wires them the same way).
+OUTPUTS = ("audio", "file", "status", "details", "phonemes")
+FILE_TTL_S = 3600.0  # downloads are kept an hour; the page holds its own copy meanwhile
+# Gradio's streaming player encodes to AAC in one ffmpeg process that has emitted only part of a
+# chunk when that chunk's yield returns; the rest would ride on the next chunk's yield, so a
+# listener would always be one chunk behind synthesis. Empty audio yielded on the next ticks
+# (while the model works on the next chunk) collects those frames.
+PUMPS = 3
+_EMPTY_WAV = audio.encode(np.zeros(0, dtype=np.float32), "wav")
+UNEXPECTED = "Something went wrong while synthesizing; the server log has the details."
+
+
+def output_name(language: str, voice: str, fmt: str, when: datetime | None = None) -> str:
+    """`{language}_{voice}_{timestamp}.{ext}`; a blend's ':' and ',' become '-' for file systems."""
+    stamp = (when or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    safe_voice = re.sub(r"[^A-Za-z0-9_.-]+", "-", voice).strip("-") or "voice"
+    return f"{language}_{safe_voice}_{stamp}.{fmt}"
+
+
+def _user_message(exc: BaseException) -> str:
+    # The toast renders HTML; the message may quote user input (an unknown voice id).
+    return html.escape(str(exc), quote=False)
+
+
+def _status(text: str, kind: str = "busy") -> str:
+    return f'<div class="status status-{kind}">{html.escape(text, quote=False)}</div>'
+
+
+def details_markdown(result: Finished, backend: str) -> str:
+    """Duration, how long synthesis took, chunks, model and voice, as one short line (plus notes)."""
+    n = len(result.chunks)
+    speed = (f" ({result.duration_s / result.synthesis_s:.1f}× real time)"
+             if result.synthesis_s > 0 and backend == "local" else "")
+    took = ("synthesized in" if backend == "local" else "RunPod job took")
+    line = (f"**{result.duration_s:.2f} s** of audio · {took} **{result.synthesis_s:.2f} s**{speed} · "
+            f"{n} chunk{'s' if n != 1 else ''} · Kokoro {result.model} · `{result.voice}`")
+    notes = "".join(f"\n\n{html.escape(note, quote=False)}" for note in result.notes)
+    return line + notes
+
+
+class Studio:
+    """The callbacks, bound to one backend (local engine or RunPod) and the catalog."""
+
+    def __init__(self, backend, catalog: Catalog | None = None, out_dir: str | Path | None = None):
+        self.backend = backend
+        self.catalog = catalog or default_catalog()
+        # One shared folder (not one per process), so restarts leave nothing behind for long:
+        # every save sweeps out runs older than FILE_TTL_S.
+        self.out_dir = Path(out_dir or Path(tempfile.gettempdir()) / "kokoro-studio")
+        self._stops: dict[str, threading.Event] = {}  # session -> its running job's stop flag
+        self._lock = threading.Lock()
+
+    # --- the form ---------------------------------------------------------------------------
+
+    def on_language(self, language: str, text: str | None):
+        """New language: its models, its voices (best first, preselected) and maybe its sample."""
+        models = choices.model_choices(self.catalog, language)
+        return (
+            gr.Radio(choices=models, value=choices.ALL_MODELS, visible=len(models) > 2),
+            gr.Dropdown(choices=choices.voice_choices(self.catalog, language),
+                        value=choices.default_voice(self.catalog, language)),
+            choices.text_after_language_change(self.catalog, language, text),
+        )
+
+    def on_model(self, language: str, model: str | None, voice: str | None):
+        """Model filter: that model's voices of the language; the chosen voice stays if it is there."""
+        offered = choices.voice_choices(self.catalog, language, model)
+        ids = [vid for _, vid in offered]
+        keep = voice if voice in ids else choices.default_voice(self.catalog, language, model)
+        return gr.Dropdown(choices=offered, value=keep)
+
+    # --- synthesis --------------------------------------------------------------------------
+
+    def stop(self, request: gr.Request | None = None) -> None:
+        """Stop / Cancel: the running job of this browser session ends after its current step."""
+        with self._lock:
+            flag = self._stops.get(_session(request))
+        if flag is not None:
+            flag.set()
+
+    def generate(self, text: str | None, language: str, voice: str | None, speed: float,
+                 split_sentences: bool, fmt: str, request: gr.Request | None = None,
+                 progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:
+        skip = gr.skip()
+        session = _session(request)
+        flag = threading.Event()
+        with self._lock:
+            self._stops[session] = flag
+        payload = {"text": text or "", "voice": voice or "", "language": language, "speed": float(speed),
+                   "split_sentences": bool(split_sentences), "format": fmt}
+        try:
+            events = self.backend.run(payload, flag.is_set)
+            started = False
+            pumps = 0
+            for event in events:
+                if not started:  # a fresh run: clear the previous run's file and details
+                    started = True
+                    yield skip, gr.update(value=None, visible=False), skip, "", ""
+                if isinstance(event, Status):
+                    progress(event.fraction, desc=event.text)
+                    yield skip, skip, _status(event.text), skip, skip
+                elif isinstance(event, Piece):
+                    label = f"Speaking · chunk {event.index + 1} of {event.total}"
+                    progress((event.index + 1, event.total), desc=label, unit="chunks")
+                    yield audio.encode(event.samples, "wav"), skip, _status(label), skip, skip
+                    pumps = PUMPS
+                elif isinstance(event, Tick) and pumps > 0:
+                    pumps -= 1
+                    yield _EMPTY_WAV, skip, skip, skip, skip  # see PUMPS
+                elif isinstance(event, Finished):
+                    path = self._save(event)
+                    # RunPod sends the whole file at the end; locally the player already has it all.
+                    player = event.data if self.backend.name != "local" else skip
+                    phonemes = "\n".join(c.get("phonemes", "") for c in event.chunks)
+                    yield (player, gr.update(value=str(path), visible=True), _status("Done", "done"),
+                           details_markdown(event, self.backend.name), phonemes)
+        except Stopped as exc:
+            yield skip, skip, _status(str(exc), "stopped"), skip, skip
+        except KokoroError as exc:
+            yield skip, skip, _status(str(exc), "error"), skip, skip
+            raise gr.Error(_user_message(exc), title="Cannot synthesize", print_exception=False) from None
+        except Exception:
+            log.exception("Synthesis failed in the studio")  # the traceback stays in the server log
+            yield skip, skip, _status(UNEXPECTED, "error"), skip, skip
+            raise gr.Error(UNEXPECTED, print_exception=False) from None
+        finally:
+            flag.set()  # a page that went away stops its job (RunPod: cancels it)
+            with self._lock:
+                if self._stops.get(session) is flag:
+                    del self._stops[session]
+
+    def _save(self, result: Finished) -> Path:
+        """The download, in its own folder so two runs in one second never collide."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._sweep()
+        folder = Path(tempfile.mkdtemp(dir=self.out_dir))
+        path = folder / output_name(result.language, result.voice, result.format)
+        path.write_bytes(result.data)
+        return path
+
+    def _sweep(self) -> None:
+        # Gradio copies each download into its own cache, so our copies only need to outlive that.
+        cutoff = time.time() - FILE_TTL_S
+        for folder in self.out_dir.iterdir() if self.out_dir.exists() else ():
+            try:
+                if folder.stat().st_mtime < cutoff:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except OSError:
+                continue
+
+
+def _session(request: gr.Request | None) -> str:
+    return getattr(request, "session_hash", None) or "no-session"

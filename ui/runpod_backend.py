@@ -1,0 +1,114 @@
+"""RunPod synthesis for the studio: the worker's job input sent through ui/runpod_client.py.
+
+The job input is exactly the worker's contract {text, voice, language, speed, split_sentences,
+format}, checked first with the worker's own `parse_request` (bad input never bills a job). The
+client runs in a thread; its status polls become `Status` events ("In queue · 3 s",
+"In progress · chunk 2 of 5 · 7 s"). Only the client factory holds the API key.
+"""
+
+from __future__ import annotations
+
+import base64
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from worker.catalog import Catalog, default_catalog
+from worker.request import SynthesisRequest, parse_request
+
+from ui.events import Event, Finished, Status, StopCheck, Stopped
+from ui.runpod_client import RunPodClient, RunPodError
+
+RUNPOD_TIMEOUT_S = 600.0  # a cold start loads both models before the first job; be patient
+
+
+_STATES = {"IN_QUEUE": "In queue", "IN_PROGRESS": "In progress", "COMPLETED": "Done"}
+_CHUNK_OF = re.compile(r"chunk (\d+) of (\d+)")
+
+
+def runpod_status(state: str, elapsed_s: float, progress: object = None) -> Status:
+    """'In progress · chunk 2 of 5 · 7 s' from one /status poll."""
+    words = _STATES.get(state, state.replace("_", " ").capitalize() or "Waiting")
+    fraction = None
+    if state == "IN_PROGRESS" and isinstance(progress, str) and progress.strip():
+        words += f" · {progress.strip()[:80]}"  # the worker's own words, e.g. "chunk 2 of 5"
+        if m := _CHUNK_OF.search(progress):
+            done, total = int(m.group(1)), int(m.group(2))
+            fraction = min(1.0, done / total) if total else None
+    elif state == "COMPLETED":
+        fraction = 1.0
+    return Status(f"{words} · {elapsed_s:.0f} s", fraction)
+
+
+class RunPodBackend:
+    name = "runpod"
+
+    def __init__(self, client_factory: Callable[[], RunPodClient], catalog: Catalog | None = None):
+        self._client_factory = client_factory  # builds a client per job; only it holds the key
+        self.catalog = catalog or default_catalog()
+
+    def describe(self) -> str:
+        return "Synthesis runs on **RunPod Serverless**; a cold worker can take a minute to start."
+
+    def run(self, payload: dict, should_stop: StopCheck) -> Iterator[Event]:
+        # Checked here first too: bad input gets its message at once and never bills a job.
+        request = parse_request(payload, self.catalog)
+        client = self._client_factory()
+        updates: queue.Queue = queue.Queue()
+        closed = threading.Event()  # set when the page stops listening (Stop, tab closed)
+
+        def work() -> None:
+            try:
+                output = client.run(payload, on_update=lambda *u: updates.put(("update", u)),
+                                    should_cancel=lambda: closed.is_set() or should_stop())
+                updates.put(("done", output))
+            except BaseException as exc:  # handed to the page's thread, which words it
+                updates.put(("error", exc))
+            finally:
+                client.close()
+
+        started = time.monotonic()
+        threading.Thread(target=work, name="runpod-job", daemon=True).start()
+        yield Status("Submitting the job…", None)
+        deadline = started + RUNPOD_TIMEOUT_S + 60  # the client's own limit comes first
+        try:
+            while True:
+                try:
+                    kind, value = updates.get(timeout=min(0.25, max(0.0, deadline - time.monotonic())))
+                except queue.Empty:
+                    if time.monotonic() >= deadline:
+                        raise RunPodError("RunPod did not answer in time.") from None
+                    continue
+                if kind == "update":
+                    yield runpod_status(*value)
+                elif kind == "error":
+                    if isinstance(value, RunPodError) and (closed.is_set() or should_stop()):
+                        raise Stopped("Cancelled; the RunPod job was cancelled too.")
+                    raise value
+                else:
+                    yield _finished(value, request, time.monotonic() - started)
+                    return
+        finally:
+            closed.set()  # the worker thread then cancels a job still running
+
+
+def _finished(output: dict, request: SynthesisRequest, elapsed_s: float) -> Finished:
+    if output.get("error"):  # the SDK makes this a FAILED job; a COMPLETED one is odd, say little
+        raise RunPodError("The RunPod worker reported an error instead of audio.")
+    try:
+        data = base64.b64decode(output["audio_base64"], validate=True)
+    except (KeyError, TypeError, ValueError):
+        raise RunPodError("The RunPod worker sent no audio. Is the endpoint running the Kokoro "
+                          "worker without KOKORO_STREAM?") from None
+    chunks = output.get("chunks") if isinstance(output.get("chunks"), list) else []
+    message = str(output.get("message", ""))
+    notes = [message[message.index("Note:"):]] if "Note:" in message else []
+    return Finished(
+        data=data, format=str(output.get("format", request.format)),
+        language=str(output.get("language", request.language)),
+        voice=str(output.get("voice", request.voice_spec)),
+        model=str(output.get("model", request.model)),
+        duration_s=float(output.get("duration_s") or 0.0), synthesis_s=elapsed_s,
+        chunks=[c for c in chunks if isinstance(c, dict)], notes=notes)

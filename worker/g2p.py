@@ -39,6 +39,11 @@ def _full_unidic_installed() -> bool:
     return os.path.exists(os.path.join(unidic.DICDIR, "mecabrc"))
 
 
+# phonemizer warns "words count mismatch" on many espeak calls; it is harmless for TTS and would
+# flood the worker log. A filter, because phonemizer resets its logger's level and handlers.
+logging.getLogger("phonemizer").addFilter(lambda record: "words count mismatch" not in record.getMessage())
+
+
 @functools.lru_cache(maxsize=1)  # once per process, not once per English variant
 def _warn_no_spacy() -> None:
     log.warning("spaCy model en_core_web_sm is not installed; English G2P falls back to espeak-ng "

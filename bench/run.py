@@ -1,0 +1,188 @@
+"""Benchmarks: the worker against the bare kokoro library, measured in one run.
+
+    python bench/run.py                      # stand-in weights are built if no cache is given
+    HF_HOME=~/.cache/huggingface python bench/run.py --real   # on the real weights
+
+Prints a table and writes bench/results/<host>-<time>.json. Figures are ratios within one run
+where machines differ. Not part of CI (timings flake on shared machines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+PARAGRAPH = ("El sol salía despacio sobre la ciudad. Las calles estaban tranquilas y el aire olía a pan "
+             "recién hecho. Un perro cruzó la plaza sin prisa, y una mujer abrió la ventana para mirar el cielo. "
+             "Era un buen día para empezar algo nuevo.")
+
+
+def _median_time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def bench_overhead(engine, repeat: int) -> dict:
+    """Worker job (parse + G2P + model + WAV + base64) vs bare KPipeline + KModel, same text/voice.
+    Spanish: both sides then use espeak-ng G2P (bare kokoro's English G2P needs spaCy's model)."""
+    from kokoro import KPipeline
+
+    from worker import handler
+
+    handler._engine = engine
+    kmodel = engine.model("v1.0")
+    pipeline = KPipeline(lang_code="e", repo_id="hexgrad/Kokoro-82M", model=kmodel)
+    job = {"id": "bench", "input": {"text": PARAGRAPH, "voice": "ef_dora", "language": "es",
+                                    "split_sentences": False}}
+
+    def bare():
+        for result in pipeline(PARAGRAPH, voice="ef_dora", split_pattern=None):
+            result.audio.numpy()
+
+    def worker():
+        out = handler.handler(job)
+        assert "audio_base64" in out, out
+
+    bare(), worker()  # warm both paths
+    pairs = [(_median_time(bare, 1), _median_time(worker, 1)) for _ in range(repeat)]
+    b, w = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
+    return {"bare_s": b, "worker_s": w, "ratio": w / b, "target": "<= 1.03"}
+
+
+def bench_ttfa(engine) -> dict:
+    """Time to first audio chunk when streaming: 100,000 characters vs one sentence."""
+    from worker.request import SynthesisRequest
+
+    voice = engine.catalog.voice("af_heart")
+    sentence = "The quick brown fox jumps over the lazy dog."
+
+    def first(text: str) -> float:
+        started = time.perf_counter()
+        stream = engine.stream(SynthesisRequest(text=text, voices=((voice, 1.0),), language="en-us"))
+        next(stream)
+        stream.close()
+        return time.perf_counter() - started
+
+    first(sentence)
+    long_text = (sentence + " ") * (100_000 // (len(sentence) + 1))
+    short, long = statistics.median(first(sentence) for _ in range(3)), statistics.median(
+        first(long_text) for _ in range(3))
+    return {"one_sentence_s": short, "100k_chars_s": long, "ratio": long / short, "target": "<= 1.5"}
+
+
+def bench_rtf(engine) -> dict:
+    """Real-time factor (compute seconds per second of audio) per language on this device."""
+    from worker.request import parse_request
+
+    out = {}
+    for code, lang in engine.catalog.languages.items():
+        voice = engine.catalog.best_voice(code).id
+        request = parse_request({"text": lang.sample + " " + lang.sample, "voice": voice,
+                                 "language": code}, engine.catalog)
+        engine.synthesize(request)
+        started = time.perf_counter()
+        result = engine.synthesize(request)
+        out[code] = (time.perf_counter() - started) / result.duration_s
+    return {"rtf": out, "max": max(out.values()), "target": "<= 0.30 (CPU, 2 cores)"}
+
+
+def bench_cold_start(env: dict) -> dict:
+    """Process start to first finished job, through the real SDK, with a filled cache."""
+    job = json.dumps({"input": {"text": "Cold start check.", "voice": "af_heart"}})
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, str(REPO / "worker" / "handler.py"), "--test_input", job],
+                          env=env, cwd=tempfile.mkdtemp(), capture_output=True, text=True, timeout=600)
+    took = time.perf_counter() - started
+    return {"seconds": took, "ok": proc.returncode == 0, "target": "<= 8 s"}
+
+
+def bench_memory(engine, jobs: int) -> dict:
+    """Resident memory over many jobs: growth from job 20 (after caches fill) to the last."""
+    import psutil
+
+    from worker import handler
+
+    handler._engine = engine
+    proc = psutil.Process()
+    voices = ["af_heart", "af_bella", "am_michael", "bf_emma"]
+    rss = []
+    for i in range(jobs):
+        out = handler.handler({"id": str(i), "input": {"text": f"Job number {i} is short.",
+                                                       "voice": voices[i % len(voices)]}})
+        base64.b64decode(out["audio_base64"])
+        rss.append(proc.memory_info().rss / 2**20)
+    base = rss[min(19, jobs - 1)]
+    return {"jobs": jobs, "rss_mb_at_20": base, "rss_mb_last": rss[-1],
+            "growth_pct": 100 * (rss[-1] - base) / base, "target": "<= 5 %"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--real", action="store_true", help="use the HF cache as is (real weights)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--jobs", type=int, default=300)
+    args = parser.parse_args()
+
+    if not args.real and "HF_HOME" not in os.environ:
+        home = Path(tempfile.gettempdir()) / "kokoro-bench-hf"
+        # Before anything imports huggingface_hub: it reads HF_HOME once, at import.
+        os.environ["HF_HOME"] = str(home)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        if not (home / ".standin-complete").exists():
+            from tests.standin import build_cache
+
+            build_cache(home)
+            (home / ".standin-complete").write_text("ok")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    env = dict(os.environ, KOKORO_MODELS="v1.0")
+
+    import torch
+
+    from worker.engine import Engine
+
+    engine = Engine()
+    results = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                           "device": engine.device, "torch_threads": torch.get_num_threads(),
+                           "weights": "real" if args.real else "stand-in (random, calibrated)"}}
+    results["overhead"] = bench_overhead(engine, args.repeat)
+    results["ttfa"] = bench_ttfa(engine)
+    results["rtf"] = bench_rtf(engine)
+    results["cold_start"] = bench_cold_start(env)
+    results["memory"] = bench_memory(engine, args.jobs)
+
+    rows = [
+        ("1 worker overhead (worker ÷ bare kokoro)", f"{results['overhead']['ratio']:.3f}", "≤ 1.03"),
+        ("2 time to first audio (100k chars ÷ 1 sentence)", f"{results['ttfa']['ratio']:.2f}", "≤ 1.5"),
+        ("3 real-time factor, worst language", f"{results['rtf']['max']:.3f}", "≤ 0.30 (CPU)"),
+        ("4 cold start to first job (s)", f"{results['cold_start']['seconds']:.1f}", "≤ 8"),
+        (f"5 RSS growth over {args.jobs} jobs (%)", f"{results['memory']['growth_pct']:.2f}", "≤ 5"),
+    ]
+    print(f"\n{'benchmark':50} {'measured':>10}  target")
+    for name, value, target in rows:
+        print(f"{name:50} {value:>10}  {target}")
+    print("RTF per language: " + ", ".join(f"{k} {v:.3f}" for k, v in results["rtf"]["rtf"].items()))
+    out_dir = REPO / "bench" / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{platform.node()}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"\nwritten {path}")
+
+
+if __name__ == "__main__":
+    main()

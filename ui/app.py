@@ -22,7 +22,12 @@ from worker.request import FORMATS, SPEED_MAX, SPEED_MIN, max_text_chars  # noqa
 
 from ui import choices  # noqa: E402
 from ui.backends import LocalBackend, backend_from_env, shared_engine  # noqa: E402
+from ui.ab import ABDesk  # noqa: E402
+from ui.ab_tab import build_ab, build_leaderboard  # noqa: E402
+from ui.audition import Auditioner  # noqa: E402
+from ui.audition_tab import build_audition, build_history  # noqa: E402
 from ui.callbacks import Studio  # noqa: E402
+from ui.clips import ClipMaker  # noqa: E402
 
 log = logging.getLogger("kokoro.ui")
 
@@ -64,65 +69,87 @@ CSS = """
 """
 
 
-def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1) -> gr.Blocks:
-    """The page: inputs on the left, the result on the right."""
+def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1,
+          desk: ABDesk | None = None, auditioner: Auditioner | None = None) -> gr.Blocks:
+    """The page: a hero, the backend banner, and the tabs."""
     language = DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in catalog.languages else next(iter(catalog.languages))
-    models = choices.model_choices(catalog, language)
+    clips = ClipMaker(studio.backend, catalog)
+    desk = desk or ABDesk(clips, catalog, out_dir=studio.out_dir)
+    auditioner = auditioner or Auditioner(clips, catalog, out_dir=studio.out_dir)
     # delete_cache: Gradio's copies of downloads and streams go after two hours, checked hourly.
     with gr.Blocks(title=TITLE, delete_cache=(3600, 7200)) as demo:
         gr.HTML(f"<div id='hero'><h1>{TITLE}</h1><p>Natural speech from text in nine languages and "
                 f"{len(catalog.voices)} voices, with the open-weight Kokoro-82M model.</p></div>")
         gr.Markdown(banner, elem_id="backend")
-        with gr.Row(equal_height=False, elem_id="studio"):
-            with gr.Column(scale=7, elem_id="inputs"):
-                with gr.Row():
-                    language_dd = gr.Dropdown(choices.language_choices(catalog), value=language,
-                                              label="Language", scale=1)
-                    model_radio = gr.Radio(models, value=choices.ALL_MODELS, label="Model", scale=1,
-                                           visible=len(models) > 2, elem_id="model")
-                voice_dd = gr.Dropdown(choices.voice_choices(catalog, language),
-                                       value=choices.default_voice(catalog, language), label="Voice",
-                                       info="Best graded first; type to search")
-                text_box = gr.Textbox(choices.sample_text(catalog, language), label="Text", lines=7,
-                                      max_lines=18, info=f"Up to {max_text_chars():,} characters; "
-                                      "long text starts playing after its first sentence")
-                with gr.Row():
-                    speed = gr.Slider(SPEED_MIN, SPEED_MAX, value=1.0, step=0.05, label="Speed", scale=3)
-                    fmt = gr.Dropdown(list(FORMATS), value="wav", label="Output format", scale=2,
-                                      filterable=False)
-                split = gr.Checkbox(True, label="Split sentences (one chunk per sentence)")
-                with gr.Row():
-                    generate_btn = gr.Button("Generate", variant="primary", size="lg", scale=3,
-                                             elem_id="generate")
-                    stop_btn = gr.Button("Stop" if isinstance(studio.backend, LocalBackend) else "Cancel",
-                                         variant="stop", size="lg", scale=1)
-            with gr.Column(scale=5, elem_id="outputs"):
-                player = gr.Audio(label="Listen", streaming=True, autoplay=True, interactive=False,
-                                  sources=["microphone"],  # required by Gradio for a streaming output
-                                  buttons=[], elem_id="player")
-                status = gr.HTML("<div class='status status-idle'>Pick a voice and press Generate.</div>",
-                                 elem_id="status")
-                details = gr.Markdown("", elem_id="details")
-                download = gr.File(label="Download", interactive=False, visible=False, elem_id="download")
-                with gr.Accordion("Phonemes", open=False):
-                    phonemes = gr.Textbox(label="Phonemes used (one line per chunk)", lines=4,
-                                          max_lines=12, interactive=False, buttons=["copy"],
-                                          elem_id="phonemes")
-                gr.Markdown(ABOUT, elem_id="about")
-
-        # Catalog look-ups only: answered at once, never queued behind a synthesis.
-        language_dd.input(studio.on_language, [language_dd, text_box], [model_radio, voice_dd, text_box],
-                          api_visibility="private", queue=False)
-        model_radio.input(studio.on_model, [language_dd, model_radio, voice_dd], voice_dd,
-                          api_visibility="private", queue=False)
-        generate_btn.click(
-            studio.generate, [text_box, language_dd, voice_dd, speed, split, fmt],
-            [player, download, status, details, phonemes], api_name="generate",
-            api_visibility="public", concurrency_limit=concurrency, show_progress_on=[status])
-        # No `cancels=`: the run sees the flag within a tick, says "Stopped" and ends its stream
-        # cleanly (RunPod: cancels the job); a Gradio cancel would leave a stale status behind.
-        stop_btn.click(studio.stop, None, None, api_visibility="private", queue=False)
+        past = gr.State([])  # this session's history (ui/history.py)
+        with gr.Tabs() as tabs:
+            with gr.Tab("Generate", id="generate", elem_id="generate-tab"):
+                build_generate(studio, catalog, language, past, concurrency)
+            with gr.Tab("A/B test", id="ab", elem_id="ab-tab"):
+                form, votes = build_ab(desk, catalog, language, past, concurrency)
+            with gr.Tab("Leaderboard", id="leaderboard", elem_id="leaderboard-tab") as board_tab:
+                build_leaderboard(desk, catalog, language, board_tab, votes)
+            with gr.Tab("Audition", id="audition", elem_id="audition-tab"):
+                build_audition(auditioner, desk, catalog, language, past, tabs, form, concurrency)
+            with gr.Tab("History", id="history", elem_id="history-tab"):
+                build_history(past)
+        gr.Markdown(ABOUT, elem_id="about")
     return demo
+
+
+def build_generate(studio: Studio, catalog: Catalog, language: str, past: gr.State, concurrency: int) -> None:
+    """One text, one voice: streamed playback, a download in the chosen format."""
+    models = choices.model_choices(catalog, language)
+    with gr.Row(equal_height=False, elem_id="studio"):
+        with gr.Column(scale=7, elem_id="inputs"):
+            with gr.Row():
+                language_dd = gr.Dropdown(choices.language_choices(catalog), value=language,
+                                          label="Language", scale=1)
+                model_radio = gr.Radio(models, value=choices.ALL_MODELS, label="Model", scale=1,
+                                       visible=len(models) > 2, elem_id="model")
+            voice_dd = gr.Dropdown(choices.voice_choices(catalog, language),
+                                   value=choices.default_voice(catalog, language), label="Voice",
+                                   info="Best graded first; type to search")
+            text_box = gr.Textbox(choices.sample_text(catalog, language), label="Text", lines=7,
+                                  max_lines=18, info=f"Up to {max_text_chars():,} characters; "
+                                  "long text starts playing after its first sentence")
+            with gr.Row():
+                speed = gr.Slider(SPEED_MIN, SPEED_MAX, value=1.0, step=0.05, label="Speed", scale=3)
+                fmt = gr.Dropdown(list(FORMATS), value="wav", label="Output format", scale=2,
+                                  filterable=False)
+            split = gr.Checkbox(True, label="Split sentences (one chunk per sentence)")
+            with gr.Row():
+                generate_btn = gr.Button("Generate", variant="primary", size="lg", scale=3,
+                                         elem_id="generate")
+                stop_btn = gr.Button("Stop" if isinstance(studio.backend, LocalBackend) else "Cancel",
+                                     variant="stop", size="lg", scale=1)
+        with gr.Column(scale=5, elem_id="outputs"):
+            player = gr.Audio(label="Listen", streaming=True, autoplay=True, interactive=False,
+                              sources=["microphone"],  # required by Gradio for a streaming output
+                              buttons=[], elem_id="player")
+            status = gr.HTML("<div class='status status-idle'>Pick a voice and press Generate.</div>",
+                             elem_id="status")
+            details = gr.Markdown("", elem_id="details")
+            download = gr.File(label="Download", interactive=False, visible=False, elem_id="download")
+            with gr.Accordion("Phonemes", open=False):
+                phonemes = gr.Textbox(label="Phonemes used (one line per chunk)", lines=4,
+                                      max_lines=12, interactive=False, buttons=["copy"],
+                                      elem_id="phonemes")
+
+    # Catalog look-ups only: answered at once, never queued behind a synthesis.
+    language_dd.input(studio.on_language, [language_dd, text_box], [model_radio, voice_dd, text_box],
+                      api_visibility="private", queue=False)
+    model_radio.input(studio.on_model, [language_dd, model_radio, voice_dd], voice_dd,
+                      api_visibility="private", queue=False)
+    generate_btn.click(
+        studio.generate, [text_box, language_dd, voice_dd, speed, split, fmt],
+        [player, download, status, details, phonemes], api_name="generate", api_visibility="public",
+        concurrency_limit=concurrency, concurrency_id="synthesis", show_progress_on=[status],
+    ).then(studio.remember, [download, language_dd, voice_dd, text_box, speed, past], past,
+           queue=False, api_visibility="private")
+    # No `cancels=`: the run sees the flag within a tick, says "Stopped" and ends its stream
+    # cleanly (RunPod: cancels the job); a Gradio cancel would leave a stale status behind.
+    stop_btn.click(studio.stop, None, None, api_visibility="private", queue=False)
 
 
 def _preload(models: list[str]) -> None:

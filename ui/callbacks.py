@@ -15,10 +15,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-import shutil
-import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -30,21 +27,21 @@ from worker import audio
 from worker.catalog import Catalog, default_catalog
 from worker.errors import KokoroError
 
-from ui import choices
+from ui import choices, feedback, files, history
+from ui.feedback import UNEXPECTED
+from ui.files import FILE_TTL_S  # noqa: F401 (re-exported for tests)
 from ui.backends import Finished, Piece, Status, Stopped, Tick
 
 log = logging.getLogger("kokoro.ui")
 
 # generate() yields values for these outputs, in this order (ui/app.py wires them the same way).
 OUTPUTS = ("audio", "file", "status", "details", "phonemes")
-FILE_TTL_S = 3600.0  # downloads are kept an hour; the page holds its own copy meanwhile
 # Gradio's streaming player encodes to AAC in one ffmpeg process that has emitted only part of a
 # chunk when that chunk's yield returns; the rest would ride on the next chunk's yield, so a
 # listener would always be one chunk behind synthesis. Empty audio yielded on the next ticks
 # (while the model works on the next chunk) collects those frames.
 PUMPS = 3
 _EMPTY_WAV = audio.encode(np.zeros(0, dtype=np.float32), "wav")
-UNEXPECTED = "Something went wrong while synthesizing; the server log has the details."
 
 
 def output_name(language: str, voice: str, fmt: str, when: datetime | None = None) -> str:
@@ -52,15 +49,6 @@ def output_name(language: str, voice: str, fmt: str, when: datetime | None = Non
     stamp = (when or datetime.now()).strftime("%Y%m%d-%H%M%S")
     safe_voice = re.sub(r"[^A-Za-z0-9_.-]+", "-", voice).strip("-") or "voice"
     return f"{language}_{safe_voice}_{stamp}.{fmt}"
-
-
-def _user_message(exc: BaseException) -> str:
-    # The toast renders HTML; the message may quote user input (an unknown voice id).
-    return html.escape(str(exc), quote=False)
-
-
-def _status(text: str, kind: str = "busy") -> str:
-    return f'<div class="status status-{kind}">{html.escape(text, quote=False)}</div>'
 
 
 def details_markdown(result: Finished, backend: str) -> str:
@@ -81,9 +69,7 @@ class Studio:
     def __init__(self, backend, catalog: Catalog | None = None, out_dir: str | Path | None = None):
         self.backend = backend
         self.catalog = catalog or default_catalog()
-        # One shared folder (not one per process), so restarts leave nothing behind for long:
-        # every save sweeps out runs older than FILE_TTL_S.
-        self.out_dir = Path(out_dir or Path(tempfile.gettempdir()) / "kokoro-studio")
+        self.out_dir = Path(out_dir or files.default_dir())
         self._stops: dict[str, threading.Event] = {}  # session -> its running job's stop flag
         self._lock = threading.Lock()
 
@@ -135,11 +121,11 @@ class Studio:
                     yield skip, gr.update(value=None, visible=False), skip, "", ""
                 if isinstance(event, Status):
                     progress(event.fraction, desc=event.text)
-                    yield skip, skip, _status(event.text), skip, skip
+                    yield skip, skip, feedback.status(event.text), skip, skip
                 elif isinstance(event, Piece):
                     label = f"Speaking · chunk {event.index + 1} of {event.total}"
                     progress((event.index + 1, event.total), desc=label, unit="chunks")
-                    yield audio.encode(event.samples, "wav"), skip, _status(label), skip, skip
+                    yield audio.encode(event.samples, "wav"), skip, feedback.status(label), skip, skip
                     pumps = PUMPS
                 elif isinstance(event, Tick) and pumps > 0:
                     pumps -= 1
@@ -149,16 +135,16 @@ class Studio:
                     # RunPod sends the whole file at the end; locally the player already has it all.
                     player = event.data if self.backend.name != "local" else skip
                     phonemes = "\n".join(c.get("phonemes", "") for c in event.chunks)
-                    yield (player, gr.update(value=str(path), visible=True), _status("Done", "done"),
+                    yield (player, gr.update(value=str(path), visible=True), feedback.status("Done", "done"),
                            details_markdown(event, self.backend.name), phonemes)
         except Stopped as exc:
-            yield skip, skip, _status(str(exc), "stopped"), skip, skip
+            yield skip, skip, feedback.status(str(exc), "stopped"), skip, skip
         except KokoroError as exc:
-            yield skip, skip, _status(str(exc), "error"), skip, skip
-            raise gr.Error(_user_message(exc), title="Cannot synthesize", print_exception=False) from None
+            yield skip, skip, feedback.status(str(exc), "error"), skip, skip
+            raise gr.Error(feedback.message(exc), title="Cannot synthesize", print_exception=False) from None
         except Exception:
             log.exception("Synthesis failed in the studio")  # the traceback stays in the server log
-            yield skip, skip, _status(UNEXPECTED, "error"), skip, skip
+            yield skip, skip, feedback.status(UNEXPECTED, "error"), skip, skip
             raise gr.Error(UNEXPECTED, print_exception=False) from None
         finally:
             flag.set()  # a page that went away stops its job (RunPod: cancels it)
@@ -166,24 +152,17 @@ class Studio:
                 if self._stops.get(session) is flag:
                     del self._stops[session]
 
-    def _save(self, result: Finished) -> Path:
-        """The download, in its own folder so two runs in one second never collide."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        self._sweep()
-        folder = Path(tempfile.mkdtemp(dir=self.out_dir))
-        path = folder / output_name(result.language, result.voice, result.format)
-        path.write_bytes(result.data)
-        return path
+    def remember(self, file: str | None, language: str, voice: str | None, text: str | None,
+                 speed: float, past: list | None) -> list:
+        """After Generate: the finished download joins the session history (nothing, if it failed)."""
+        if not file:
+            return past or []
+        return history.add_many(past, [history.entry("Generate", voice or "", language, text or "",
+                                                     speed, file)])
 
-    def _sweep(self) -> None:
-        # Gradio copies each download into its own cache, so our copies only need to outlive that.
-        cutoff = time.time() - FILE_TTL_S
-        for folder in self.out_dir.iterdir() if self.out_dir.exists() else ():
-            try:
-                if folder.stat().st_mtime < cutoff:
-                    shutil.rmtree(folder, ignore_errors=True)
-            except OSError:
-                continue
+    def _save(self, result: Finished) -> Path:
+        return files.save(self.out_dir, output_name(result.language, result.voice, result.format),
+                          result.data)
 
 
 def _session(request: gr.Request | None) -> str:

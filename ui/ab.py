@@ -1,0 +1,216 @@
+"""The A/B tab's callbacks: two clips of one text, a blind shuffle, the vote and the next pair.
+
+A round lives in the session's `gr.State` (server side: the browser never holds it). In blind
+mode the sides are shuffled, the players are labelled only "A" and "B" and their files are named
+A.wav and B.wav, so nothing the page receives names a voice until the vote; the vote buttons
+unlock once both clips have been played. "Next pair" draws the two voices of the pool that have
+been compared least often, so a listening session covers the pool evenly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import itertools
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import gradio as gr
+
+from worker.catalog import Catalog
+from worker.errors import InputError, KokoroError
+
+from ui import choices, feedback, files, history
+from ui.clips import Clip, ClipMaker, worker_count
+from ui.feedback import as_toast
+from ui.ratings import OUTCOMES
+from ui.votes import Vote, VoteStore
+
+OUTCOME_WORDS = {"a": "A is better", "b": "B is better", "tie": "a tie", "bad": "both bad"}
+
+
+@dataclass
+class Side:
+    voice: str  # id or blend spec
+    model: str
+    speed: float
+    path: str
+
+
+@dataclass
+class Round:
+    language: str
+    text: str
+    sides: tuple[Side, Side]  # as shown: A then B
+    blind: bool
+    played: set[int] = field(default_factory=set)
+    voted: bool = False
+
+    @property
+    def can_vote(self) -> bool:
+        return not self.voted and (not self.blind or self.played == {0, 1})
+
+
+def draw_pair(pool: list[str], counts: Counter, rng: random.Random) -> tuple[str, str]:
+    """Two voices of the pool, from the pairs compared least so far (at random among those)."""
+    voices = sorted(set(pool))
+    if len(voices) < 2:
+        raise InputError("The pool needs at least two voices to draw a pair from.")
+    pairs = list(itertools.combinations(voices, 2))
+    fewest = min(counts.get(frozenset(p), 0) for p in pairs)
+    pair = list(rng.choice([p for p in pairs if counts.get(frozenset(p), 0) == fewest]))
+    rng.shuffle(pair)
+    return pair[0], pair[1]
+
+
+def side_label(letter: str, side: Side) -> str:
+    return f"{letter} · {side.voice} · {side.speed:g}×"
+
+
+def _buttons(enabled: bool) -> tuple:
+    return tuple(gr.update(interactive=enabled) for _ in OUTCOMES)
+
+
+class ABDesk:
+    """Callbacks of the A/B tab, bound to the studio's clip maker and the vote store."""
+
+    def __init__(self, clips: ClipMaker, catalog: Catalog, votes_path: str | Path | None = None,
+                 out_dir: Path | None = None, rng: random.Random | None = None):
+        self.clips = clips
+        self.catalog = catalog
+        self.out_dir = Path(out_dir or files.default_dir())
+        self._votes_path = votes_path
+        self._store: VoteStore | None = None
+        self._store_lock = threading.Lock()
+        self.rng = rng or random.SystemRandom()
+
+    @property
+    def store(self) -> VoteStore:
+        # Opened on first use: an unwritable path then becomes a toast, not a dead app.
+        with self._store_lock:
+            if self._store is None:
+                try:
+                    self._store = VoteStore(self._votes_path)
+                except Exception as exc:  # sqlite3 / OS errors carry the path, which helps
+                    raise gr.Error(f"The vote database cannot be opened: {exc}",
+                                   print_exception=False) from None
+            return self._store
+
+    def on_language(self, language: str, text: str | None):
+        """The sides offer the language's voices (both models; blends can be typed) and the pool empties."""
+        offered = choices.voice_choices(self.catalog, language)
+        ids = [vid for _, vid in offered]
+        second = ids[1] if len(ids) > 1 else ids[0]
+        return (gr.Dropdown(choices=offered, value=ids[0]), gr.Dropdown(choices=offered, value=second),
+                gr.Dropdown(choices=offered, value=[]),
+                choices.text_after_language_change(self.catalog, language, text))
+
+    # --- a round --------------------------------------------------------------------------------
+
+    def compare(self, language: str, text: str | None, voice_a: str | None, speed_a: float,
+                voice_b: str | None, speed_b: float, blind: bool, past: list | None,
+                progress: gr.Progress = gr.Progress()):
+        """Both clips of the text; outputs: players A and B, status, 4 vote buttons, reveal, round, history."""
+        specs = [(voice_a or "", float(speed_a)), (voice_b or "", float(speed_b))]
+        if blind:
+            self.rng.shuffle(specs)
+        payloads = [{"text": text or "", "voice": v, "language": language, "speed": s, "format": "wav"}
+                    for v, s in specs]
+        made: list[Clip | None] = [None, None]
+        progress(0.0, desc="Synthesizing A and B…")
+        with as_toast():
+            for done, (i, result) in enumerate(self.clips.make_many(
+                    payloads, workers=worker_count(self.clips.backend)), start=1):
+                if isinstance(result, KokoroError):
+                    raise gr.Error(feedback.message(result, f"{'AB'[i]}: "), title="Cannot synthesize",
+                                   print_exception=False)
+                made[i] = result
+                progress(done / 2, desc=f"{done} of 2 clips ready")
+        sides = tuple(self._side(letter, clip, blind) for letter, clip in zip("AB", made))
+        rnd = Round(language, text or "", sides, bool(blind))
+        if blind:
+            status, labels = "Blind test: play both clips, then vote.", ("A", "B")
+        else:
+            status, labels = "Listen, then vote.", tuple(side_label(ch, s) for ch, s in zip("AB", sides))
+            past = history.add_many(past, [history.entry("A/B", s.voice, language, rnd.text, s.speed, s.path)
+                                           for s in sides])
+        return (gr.update(value=sides[0].path, label=labels[0]), gr.update(value=sides[1].path, label=labels[1]),
+                feedback.status(status), *_buttons(rnd.can_vote), "", rnd, past or [])
+
+    def _side(self, letter: str, clip: Clip, blind: bool) -> Side:
+        safe = "" if blind else "_" + "".join(c if c.isalnum() or c in "_-." else "-" for c in clip.key.voice)
+        path = files.save(self.out_dir, f"{letter}{safe}.wav", clip.data)
+        return Side(clip.key.voice, clip.key.model, clip.key.speed, str(path))
+
+    def next_pair(self, language: str, text: str | None, pool: list[str] | None, speed_a: float,
+                  speed_b: float, blind: bool, past: list | None, progress: gr.Progress = gr.Progress()):
+        """A fresh pair from the pool (empty pool: every voice of the language), then `compare`.
+
+        Outputs: the two voice dropdowns (left alone when blind), then compare's outputs."""
+        voices = list(pool or []) or [v.id for v in self.catalog.voices_for(language)]
+        counts = Counter(frozenset((v.voice_a, v.voice_b)) for v in self.store.votes(language))
+        try:
+            a, b = draw_pair(voices, counts, self.rng)
+        except InputError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        shown = (gr.skip(), gr.skip()) if blind else (gr.update(value=a), gr.update(value=b))
+        return (*shown, *self.compare(language, text, a, speed_a, b, speed_b, blind, past, progress))
+
+    def played(self, index: int, rnd: Round | None):
+        """A player was started: remember it; unlock the vote once both were heard."""
+        if rnd is None:
+            return gr.skip(), gr.skip(), *(gr.skip() for _ in OUTCOMES)
+        rnd = replace(rnd, played=rnd.played | {index})
+        if rnd.voted:
+            status = gr.skip()
+        elif rnd.can_vote:
+            status = feedback.status("Both heard: which is better?")
+        else:
+            status = feedback.status(f"Now play {'AB'[1 - index]}.")
+        return rnd, status, *_buttons(rnd.can_vote)
+
+    def vote(self, outcome: str, rnd: Round | None, past: list | None, request: gr.Request | None = None):
+        """Records the vote, reveals the names. Outputs: round, status, 4 buttons, reveal, labels A/B, history."""
+        if rnd is None:
+            raise gr.Error("Generate a pair first.", print_exception=False)
+        if not rnd.can_vote:
+            raise gr.Error("This pair has a vote already." if rnd.voted else "Play both clips before voting.",
+                           print_exception=False)
+        a, b = rnd.sides
+        self.store.record(Vote(
+            language=rnd.language, text=rnd.text, voice_a=a.voice, voice_b=b.voice, model_a=a.model,
+            model_b=b.model, speed_a=a.speed, speed_b=b.speed, outcome=outcome, blind=rnd.blind,
+            backend=getattr(self.clips.backend, "name", "unknown"), session=_voter(request)))
+        rnd = replace(rnd, voted=True)
+        if rnd.blind:  # only now may the clips carry their names
+            past = history.add_many(past, [history.entry("A/B (blind)", s.voice, rnd.language, rnd.text,
+                                                         s.speed, s.path) for s in rnd.sides])
+        reveal = (f"**Your vote: {OUTCOME_WORDS[outcome]}.** A was `{a.voice}` (Kokoro {a.model}, {a.speed:g}×), "
+                  f"B was `{b.voice}` (Kokoro {b.model}, {b.speed:g}×).")
+        return (rnd, feedback.status("Vote saved. Next pair?"), *_buttons(False), reveal,
+                gr.update(label=side_label("A", a)), gr.update(label=side_label("B", b)), past or [])
+
+    def receive(self, item: dict, side: int, other: str | None):
+        """An auditioned clip sent to side A (0) or B (1): the A/B form takes its language, text,
+        voice and speed, and the tab opens; Generate then finds the clip in the cache.
+
+        Outputs: tabs, language, text, voice A, voice B, speed A, speed B."""
+        language = item["language"]
+        offered = choices.voice_choices(self.catalog, language)
+        ids = [vid for _, vid in offered]
+        keep = other if other in ids else next((v for v in ids if v != item["voice"]), item["voice"])
+        voices = [item["voice"], keep] if side == 0 else [keep, item["voice"]]
+        speeds = [gr.skip(), gr.skip()]
+        speeds[side] = item["speed"]
+        return (gr.Tabs(selected="ab"), language, item["text"],
+                gr.Dropdown(choices=offered, value=voices[0]), gr.Dropdown(choices=offered, value=voices[1]),
+                *speeds)
+
+
+def _voter(request: gr.Request | None) -> str:
+    # An anonymous tag per browser session: counts voters without storing who they are.
+    session = getattr(request, "session_hash", None) or ""
+    return hashlib.sha256(session.encode()).hexdigest()[:12] if session else ""

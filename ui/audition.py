@@ -1,0 +1,135 @@
+"""The Audition tab's callbacks: the catalog as a filterable table, and one sentence spoken by
+every selected voice, each clip arriving as a labelled player that can be sent to the A/B tab.
+
+Clips go through the shared `ClipMaker`, so a second audition of the same sentence, or an A/B
+round with an auditioned clip, comes from the cache at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from worker.catalog import Catalog, Voice
+from worker.errors import KokoroError
+
+from ui import choices, feedback, files, history
+from ui.callbacks import output_name
+from ui.clips import ClipMaker, worker_count
+from ui.feedback import as_toast, message
+
+ANY = "Any"
+GRADE_FILTERS = {"Any grade": None, "A range": "A", "B or better": "B", "C or better": "C",
+                 "D or better": "D", "Ungraded": "-"}
+SORTS = ("Grade, best first", "Voice id")
+TABLE_COLUMNS = ["Voice", "Language", "Gender", "Model", "Grade", "Target", "Data", "Traits"]
+
+
+def matches(voice: Voice, language: str, gender: str, model: str, grade: str) -> bool:
+    floor = GRADE_FILTERS.get(grade)
+    if floor == "-":
+        grade_ok = voice.grade is None
+    else:
+        grade_ok = floor is None or (voice.grade is not None and voice.grade[0] <= floor)
+    return (language in (ANY, voice.language) and gender in (ANY, voice.gender)
+            and model in (ANY, voice.model) and grade_ok)
+
+
+def filtered(catalog: Catalog, language: str = ANY, gender: str = ANY, model: str = ANY,
+             grade: str = "Any grade", sort: str = SORTS[0]) -> list[Voice]:
+    found = [v for v in catalog.voices if matches(v, language, gender, model, grade)]
+    if sort == SORTS[0]:
+        return sorted(found, key=lambda v: (v.grade_rank, v.model, v.id))
+    return sorted(found, key=lambda v: v.id)
+
+
+def table(catalog: Catalog, voices: list[Voice]) -> pd.DataFrame:
+    """One row per voice; Target and Data are the published grades of the training target's
+    quality and of the amount of training audio (HH hours … M minutes)."""
+    rows = [[v.id, catalog.languages[v.language].name, v.gender, v.model, v.grade or "–",
+             v.target or "–", v.duration or "–", v.traits] for v in voices]
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def language_filter_choices(catalog: Catalog) -> list[tuple[str, str]]:
+    return [("All languages", ANY), *choices.language_choices(catalog)]
+
+
+class Auditioner:
+    """Callbacks of the Audition tab."""
+
+    def __init__(self, clips: ClipMaker, catalog: Catalog, out_dir: Path | None = None):
+        self.clips = clips
+        self.catalog = catalog
+        self.out_dir = Path(out_dir or files.default_dir())
+        self._stops: dict[str, threading.Event] = {}
+
+    def on_filter(self, language: str, gender: str, model: str, grade: str, sort: str):
+        """The table and the selection follow the filters: every voice shown is selected."""
+        voices = filtered(self.catalog, language, gender, model, grade, sort)
+        ids = [v.id for v in voices]
+        return table(self.catalog, voices), gr.Dropdown(choices=ids, value=ids), _count(len(ids))
+
+    def on_language(self, language: str, text: str | None) -> str:
+        """The sentence becomes the language's sample, unless it is the user's own."""
+        if language == ANY:
+            return text or ""
+        return choices.text_after_language_change(self.catalog, language, text)
+
+    def audition(self, text: str | None, voices: list[str] | None, language: str, speed: float,
+                 past: list | None, request: gr.Request | None = None, progress: gr.Progress = gr.Progress()):
+        """One clip per selected voice, in the selection's order as they arrive.
+
+        Yields (results, status, history); `results` is a list of dicts the page renders as players:
+        {voice, language, speed, path, error, cached}."""
+        voices = list(dict.fromkeys(voices or []))
+        if not voices:
+            raise gr.Error("Select at least one voice to audition.", print_exception=False)
+        flag = threading.Event()
+        session = getattr(request, "session_hash", None) or "no-session"
+        self._stops[session] = flag
+        payloads = []
+        for vid in voices:
+            voice = self.catalog.voice(vid)
+            lang = language if language != ANY else (voice.language if voice else "en-us")
+            payloads.append({"text": text or "", "voice": vid, "language": lang, "speed": float(speed),
+                             "format": "wav"})
+        results: list[dict | None] = [None] * len(voices)
+        done = 0
+        progress(0.0, desc=f"0 of {len(voices)} voices")
+        yield [], feedback.status(f"Auditioning {len(voices)} voices…"), past or []
+        with as_toast():
+            for i, result in self.clips.make_many(payloads, flag.is_set, worker_count(self.clips.backend)):
+                done += 1
+                item = {"voice": voices[i], "language": payloads[i]["language"], "speed": float(speed),
+                        "text": text or "", "path": None, "error": None, "cached": False}
+                if isinstance(result, KokoroError):
+                    item["error"] = message(result)
+                else:
+                    name = output_name(item["language"], voices[i], "wav")
+                    item["path"] = str(files.save(self.out_dir, name, result.data))
+                    item["cached"] = result.cached
+                    if not result.cached:  # a replay from the cache is already in the history
+                        past = history.add_many(past, [history.entry("Audition", voices[i], item["language"],
+                                                                     item["text"], speed, item["path"])])
+                results[i] = item
+                progress((done, len(voices)), desc=f"{done} of {len(voices)} voices", unit="voices")
+                yield [r for r in results if r], feedback.status(f"{done} of {len(voices)} voices ready"), past
+        self._stops.pop(session, None)
+        failed = sum(1 for r in results if r and r["error"])
+        stopped = done < len(voices)
+        summary = (f"Stopped after {done} of {len(voices)} voices." if stopped else
+                   f"Done: {len(voices)} voices" + (f", {failed} failed" if failed else "") + ".")
+        yield [r for r in results if r], feedback.status(summary), past
+
+    def stop(self, request: gr.Request | None = None) -> None:
+        flag = self._stops.get(getattr(request, "session_hash", None) or "no-session")
+        if flag is not None:
+            flag.set()
+
+
+def _count(n: int) -> str:
+    return f"{n} voice{'s' if n != 1 else ''} shown and selected"

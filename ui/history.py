@@ -1,0 +1,27 @@
+"""The session history: every clip this browser session made, newest first, to replay or download.
+
+Kept in the session's `gr.State` (entries are small dicts; the audio stays in its file), bounded
+to HISTORY_MAX entries so a long session cannot grow without limit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+HISTORY_MAX = 100
+
+
+def entry(kind: str, voice: str, language: str, text: str, speed: float, path: str) -> dict:
+    return {"kind": kind, "voice": voice, "language": language, "text": text, "speed": float(speed),
+            "path": str(path), "time": datetime.now().strftime("%H:%M:%S")}
+
+
+def add_many(past: list | None, new: list[dict]) -> list[dict]:
+    """The history with `new` in front (in their order), oldest dropped past HISTORY_MAX."""
+    return (list(new) + list(past or []))[:HISTORY_MAX]
+
+
+def label(item: dict) -> str:
+    """'14:02:11 · A/B · af_heart · 1×: "Kokoro is an open…"'."""
+    text = item["text"] if len(item["text"]) <= 40 else item["text"][:39] + "…"
+    return f'{item["time"]} · {item["kind"]} · {item["voice"]} · {item["speed"]:g}×: "{text}"'

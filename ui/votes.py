@@ -1,0 +1,163 @@
+"""A/B votes, kept in SQLite: one file, created on first use, upgraded by numbered migrations.
+
+Where: KOKORO_VOTES_DB, else /data/kokoro-votes.sqlite3 on a Hugging Face Space with persistent
+storage, else $XDG_DATA_HOME (~/.local/share)/kokoro-studio/votes.sqlite3. Every call opens its
+own connection, so the store is safe across threads and processes: WAL lets readers work while
+one voter writes, and a write waits (busy timeout) instead of failing when another holds the lock.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, astuple, dataclass, fields
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ui.ratings import OUTCOMES
+
+BUSY_TIMEOUT_S = 30.0
+
+# Append only: a database at version k runs migrations k+1.. in order. Never edit a released one.
+MIGRATIONS = (
+    """
+    CREATE TABLE votes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        language TEXT NOT NULL,
+        text TEXT NOT NULL,
+        voice_a TEXT NOT NULL,
+        voice_b TEXT NOT NULL,
+        model_a TEXT NOT NULL,
+        model_b TEXT NOT NULL,
+        speed_a REAL NOT NULL,
+        speed_b REAL NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('a', 'b', 'tie', 'bad')),
+        blind INTEGER NOT NULL,
+        backend TEXT NOT NULL
+    );
+    """,
+    # v2: who voted (an anonymous per-browser-session tag) and a per-language index.
+    """
+    ALTER TABLE votes ADD COLUMN session TEXT NOT NULL DEFAULT '';
+    CREATE INDEX votes_by_language ON votes (language, id);
+    """,
+)
+
+
+@dataclass(frozen=True)
+class Vote:
+    language: str
+    text: str
+    voice_a: str
+    voice_b: str
+    model_a: str
+    model_b: str
+    speed_a: float
+    speed_b: float
+    outcome: str  # ui.ratings.OUTCOMES: a, b, tie, bad
+    blind: bool
+    backend: str
+    session: str = ""
+    created_at: str = ""  # UTC ISO 8601, set when recorded
+    id: int | None = None
+
+
+COLUMNS = [f.name for f in fields(Vote)]
+CSV_COLUMNS = ["id", "created_at", *COLUMNS[:-2]]  # when and which first, as a reader expects
+
+
+def default_path(env: dict[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get("KOKORO_VOTES_DB", "").strip():
+        return Path(env["KOKORO_VOTES_DB"]).expanduser()
+    if Path("/data").is_dir() and os.access("/data", os.W_OK) and env.get("SPACE_ID"):
+        return Path("/data/kokoro-votes.sqlite3")  # a Space's persistent storage survives rebuilds
+    base = Path(env.get("XDG_DATA_HOME", "").strip() or Path.home() / ".local" / "share")
+    return base / "kokoro-studio" / "votes.sqlite3"
+
+
+class VoteStore:
+    """Records votes and reads them back; the schema is created or upgraded on first use."""
+
+    def __init__(self, path: str | Path | None = None, migrations: tuple[str, ...] = MIGRATIONS):
+        self.path = Path(path) if path else default_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrate(migrations)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        # autocommit mode: transactions are explicit (BEGIN IMMEDIATE takes the write lock up front,
+        # so two writers queue on the busy timeout rather than deadlocking on a lock upgrade).
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            yield conn
+        finally:
+            conn.close()
+
+    def _migrate(self, migrations: tuple[str, ...]) -> None:
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("BEGIN IMMEDIATE")  # one process migrates; the others then see it done
+            try:
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                for number, script in enumerate(migrations[version:], start=version + 1):
+                    for statement in filter(str.strip, script.split(";")):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def schema_version(self) -> int:
+        with self._connect() as conn:
+            return conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def record(self, vote: Vote) -> Vote:
+        """Stores the vote; returns it with its id and time."""
+        if vote.outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {vote.outcome!r}")
+        stamp = vote.created_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        row = {**dict(zip(COLUMNS, astuple(vote))), "created_at": stamp, "blind": int(vote.blind)}
+        row.pop("id")
+        names = ", ".join(row)
+        with self._connect() as conn:
+            cursor = conn.execute(f"INSERT INTO votes ({names}) VALUES ({', '.join('?' * len(row))})",
+                                  tuple(row.values()))
+            new_id = cursor.lastrowid
+        return Vote(**{**row, "blind": vote.blind, "id": new_id})
+
+    def votes(self, language: str | None = None) -> list[Vote]:
+        """Every vote (of one language), oldest first."""
+        query = f"SELECT {', '.join(COLUMNS)} FROM votes"
+        args: tuple = ()
+        if language:
+            query, args = query + " WHERE language = ?", (language,)
+        with self._connect() as conn:
+            rows = conn.execute(query + " ORDER BY id", args).fetchall()
+        return [Vote(**{**dict(r), "blind": bool(r["blind"])}) for r in rows]
+
+    def count(self, language: str | None = None) -> int:
+        with self._connect() as conn:
+            if language:
+                return conn.execute("SELECT COUNT(*) FROM votes WHERE language = ?", (language,)).fetchone()[0]
+            return conn.execute("SELECT COUNT(*) FROM votes").fetchone()[0]
+
+    def languages(self) -> list[str]:
+        with self._connect() as conn:
+            return [r[0] for r in conn.execute("SELECT DISTINCT language FROM votes ORDER BY language")]
+
+    def to_csv(self, language: str | None = None) -> str:
+        """The raw votes as CSV, one row per vote, a header first."""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, CSV_COLUMNS)
+        writer.writeheader()
+        for vote in self.votes(language):
+            writer.writerow({**asdict(vote), "blind": int(vote.blind)})
+        return out.getvalue()

@@ -35,9 +35,10 @@ TITLE = "Kokoro Voice Studio"
 DEFAULT_LANGUAGE = "en-us"
 
 ABOUT = """\
-**About the voices.** Grades (A best … F) are the ones published with Kokoro; ungraded voices come
-from the Chinese-focused v1.1-zh release, which also reads English. Any voice plays in the browser
-as it is synthesized; the download is the finished file in the format you chose.
+**About the voices.** Grades (A best … F) are the ones published with Kokoro. Ungraded: the
+Chinese-focused v1.1-zh release (which also reads English) and the Spanish and Portuguese voices,
+whose grades were never published. Generate plays as it synthesizes and downloads in the format
+you chose; A/B and Audition compare finished clips.
 """
 
 # Local font stacks only: a Google-font theme would make every visitor's browser call out.

@@ -63,7 +63,10 @@ def rate(votes: Iterable[tuple[str, str, str]], prior_sd: float = PRIOR_SD) -> l
         theta += step
         if np.max(np.abs(step)) < 1e-10:
             break
-    sd = np.sqrt(np.diag(np.linalg.inv(_curvature(theta, ia, ib, precision)[1])))
+    # Uncertainty of each rating relative to the average voice: the level of the whole scale is
+    # arbitrary (only differences are observed), and its prior-only spread would swamp the interval.
+    cov = np.linalg.inv(_curvature(theta, ia, ib, precision)[1])
+    sd = np.sqrt(np.maximum(np.diag(cov) - 2 * cov.mean(axis=1) + cov.mean(), 0.0))
     ratings = []
     for voice, i in index.items():
         as_a, as_b = score[ia == i], score[ib == i]

@@ -61,6 +61,19 @@ def catalog():
     return default_catalog()
 
 
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium, headless, driven by Playwright (one per test module)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.ui_helpers import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
 def worker_env(**extra: str) -> dict[str, str]:
     """Environment for a worker subprocess: the stand-in cache, offline, our code importable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_ISOLATED_PREFIXES)}

@@ -12,23 +12,13 @@ import re
 import pytest
 
 from loopback.cloud import LoopbackCloud
-from tests.ui_helpers import (ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PLANTED_KEY, ResponseLog, choose,
+from tests.ui_helpers import (ARTIFACTS, PLANTED_KEY, ResponseLog, choose,
                               open_options, running_app, sound_info, status_text, wait_until)
 
 pytestmark = pytest.mark.browser
 
 NAME = re.compile(r"^en-us_af_heart_\d{8}-\d{6}\.flac$")
 SYNTH_TIMEOUT_MS = 180_000  # the stand-in model on 2 busy cores can be slow; never unbounded
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -169,8 +169,15 @@ def open_options(page, label: str) -> list[str]:
     options.first.wait_for(timeout=10_000)
     # The selected option carries a "✓" line before its label.
     texts = [t.strip().splitlines()[-1].strip() for t in options.all_inner_texts()]
-    box.blur()
+    close(page, box)
     return texts
+
+
+def close(page, box) -> None:
+    """Blur a dropdown and wait until its list is gone (a busy page can take a moment, and a list
+    still open would mix its options into the next dropdown's)."""
+    box.blur()
+    page.get_by_role("option").first.wait_for(state="detached", timeout=10_000)
 
 
 def choose(page, label: str, option_text: str) -> None:
@@ -180,7 +187,7 @@ def choose(page, label: str, option_text: str) -> None:
     if box.is_editable():  # typing filters, so options beyond the first 100 are reachable too
         box.fill(option_text)
     page.get_by_role("option", name=option_text, exact=False).first.click()
-    box.blur()
+    close(page, box)
 
 
 def status_text(page) -> str:

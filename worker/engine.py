@@ -106,6 +106,14 @@ class Engine:
             raise ModelUnavailableError(f"{what} ({repo_id}/{filename}) could not be fetched: "
                                         f"{exc.__class__.__name__}.") from None
 
+    def locate(self, name: str) -> tuple[str, str]:
+        """The cached config and weights files of a model; ModelUnavailableError if missing.
+        Cheap (no loading): lets start-up fail at once on a missing model it would load later."""
+        spec = self.catalog.models[name]
+        what = f"Kokoro {name}"
+        return (self._fetch(spec.repo_id, "config.json", f"{what} config"),
+                self._fetch(spec.repo_id, spec.weights, f"{what} weights"))
+
     def model(self, name: str) -> torch.nn.Module:
         """The KModel for a catalog model name, loaded once (on this engine's device)."""
         if name in self._models:
@@ -116,8 +124,7 @@ class Engine:
 
                 spec = self.catalog.models[name]
                 what = f"Kokoro {name}"
-                config = self._fetch(spec.repo_id, "config.json", f"{what} config")
-                weights = self._fetch(spec.repo_id, spec.weights, f"{what} weights")
+                config, weights = self.locate(name)
                 started = time.perf_counter()
                 kmodel = KModel(repo_id=spec.repo_id, config=config, model=weights)
                 self._models[name] = kmodel.to(self.device).eval()

@@ -15,3 +15,7 @@ class CatalogError(KokoroError):
 
 class ModelUnavailableError(KokoroError):
     """Weights, config or a voice pack are not in the Hugging Face cache and cannot be fetched."""
+
+
+class SettingsError(KokoroError):
+    """A worker setting (environment variable) is unusable; the worker does not start."""

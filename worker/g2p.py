@@ -52,11 +52,9 @@ def _warn_no_spacy() -> None:
 
 def _phonemes_only(g2p: Callable[[str], tuple]) -> G2P:
     """misaki G2Ps return (phonemes, tokens); the engine only needs the phonemes."""
-    lock = threading.Lock()  # spaCy / MeCab objects are not documented as thread-safe
 
     def run(text: str) -> str:
-        with lock:
-            phonemes, _ = g2p(text)
+        phonemes, _ = g2p(text)
         return phonemes or ""
 
     return run
@@ -98,10 +96,26 @@ def _chinese(version: str | None) -> G2P:
     return _phonemes_only(zh.ZHG2P(version=version, en_callable=en_callable))
 
 
+# espeak-ng and MeCab keep global C state, and the v1.1 Chinese G2P calls the English one: one G2P
+# call at a time per process (re-entrant), so concurrent jobs (KOKORO_CONCURRENCY) stay safe.
+_LOCK = threading.RLock()
+
+
 @functools.lru_cache(maxsize=None)
 def phonemizer(kokoro_code: str, zh_version: str | None = None) -> G2P:
     """The G2P for a language; `zh_version` is "1.1" for the v1.1-zh model's Chinese, else None.
-    Built once per process and shared by every caller."""
+    Built once per process and shared by every caller; calls are serialised (see _LOCK)."""
+    with _LOCK:
+        g2p = _build(kokoro_code, zh_version)
+
+    def serialised(text: str) -> str:
+        with _LOCK:
+            return g2p(text)
+
+    return serialised
+
+
+def _build(kokoro_code: str, zh_version: str | None) -> G2P:
     if kokoro_code in "ab":
         return english(kokoro_code)
     if kokoro_code == "j":

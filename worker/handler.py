@@ -19,15 +19,18 @@ With KOKORO_STREAM=true the handler is a generator: each chunk is yielded as it 
 {"chunk": i, "text", "phonemes", "audio_base64", "format", "sample_rate", "duration_s"}, and the
 job's final output is the list of those chunks (return_aggregate_stream).
 
-Models load and warm up once at start, never per job.
+Models load and warm up once at start, never per job: the first of KOKORO_MODELS before the
+worker takes jobs, the others in the background. KOKORO_CONCURRENCY=n runs n jobs at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python worker/handler.py`
@@ -37,7 +40,7 @@ import runpod  # noqa: E402
 from worker.audio import SAMPLE_RATE, encode  # noqa: E402
 from worker.catalog import default_catalog  # noqa: E402
 from worker.engine import Engine  # noqa: E402
-from worker.errors import KokoroError  # noqa: E402
+from worker.errors import SettingsError, KokoroError  # noqa: E402
 from worker.request import parse_request  # noqa: E402
 
 log = logging.getLogger("kokoro.worker")
@@ -110,6 +113,32 @@ def stream_handler(job: dict):
         yield {"error": "Synthesis failed inside the worker; see the worker log."}
 
 
+async def concurrent_handler(job: dict) -> dict:
+    """`handler` in a thread, so the SDK can run KOKORO_CONCURRENCY jobs at once (it awaits async
+    handlers concurrently; a plain one would block its event loop). G2P of one job then overlaps
+    the model work of another."""
+    return await asyncio.to_thread(handler, job)
+
+
+def concurrency_from_env() -> int:
+    """KOKORO_CONCURRENCY: jobs one worker runs at once (default 1; at most 16)."""
+    raw = os.environ.get("KOKORO_CONCURRENCY", "").strip() or "1"
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"KOKORO_CONCURRENCY must be a whole number, not '{raw[:20]}'.") from None
+    if not 1 <= value <= 16:
+        raise SettingsError(f"KOKORO_CONCURRENCY must be between 1 and 16, not {value}.")
+    return value
+
+
+def _warm_up_quietly(models: list[str]) -> None:
+    try:
+        engine().warm_up(models)
+    except Exception:  # noqa: BLE001 (the model's jobs will report it; the worker keeps serving)
+        log.exception("Background warm-up of %s failed", ", ".join(models))
+
+
 def _truthy(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -119,13 +148,24 @@ def main() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         catalog = default_catalog()  # a broken catalog stops start-up with its one message
+        concurrency = concurrency_from_env()
         if not _truthy("KOKORO_SKIP_WARMUP"):
-            models = os.environ.get("KOKORO_MODELS", ",".join(catalog.models)).split(",")
-            engine().warm_up([m.strip() for m in models if m.strip()])
+            models = [m.strip() for m in os.environ.get("KOKORO_MODELS", ",".join(catalog.models)).split(",")
+                      if m.strip()]
+            for name in models:
+                engine().locate(name)  # a missing model stops start-up now, not at its first job
+            # The first model serves jobs as soon as it is warm; the others warm up meanwhile
+            # (a job for one of them waits for its load).
+            engine().warm_up(models[:1])
+            if models[1:]:
+                threading.Thread(target=_warm_up_quietly, args=(models[1:],), name="kokoro-warm-up",
+                                 daemon=True).start()
     except KokoroError as exc:
         sys.exit(f"kokoro worker cannot start: {exc}")
     if _truthy("KOKORO_STREAM"):
         runpod.serverless.start({"handler": stream_handler, "return_aggregate_stream": True})
+    elif concurrency > 1:
+        runpod.serverless.start({"handler": concurrent_handler, "concurrency_modifier": lambda _: concurrency})
     else:
         runpod.serverless.start({"handler": handler})
 

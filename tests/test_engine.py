@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -86,7 +88,31 @@ def test_stream_yields_chunks_lazily(engine, catalog):
 def test_progress_reports_each_chunk(engine, catalog):
     seen = []
     engine.synthesize(parse_request({"text": "One. Two. Three."}, catalog), on_progress=lambda i, n: seen.append((i, n)))
-    assert seen == [(1, 3), (2, 3), (3, 3)]
+    assert [i for i, _ in seen] == [1, 2, 3] and seen[-1] == (3, 3)
+    assert all(n in (None, 3) for _, n in seen)  # None only while G2P has not reached the end
+
+
+def test_g2p_runs_ahead_of_the_model_and_errors_reach_the_caller():
+    from worker.chunking import Ahead, Chunk
+
+    def chunks():
+        yield Chunk("a", "a")
+        yield Chunk("b", "b")
+        raise RuntimeError("g2p broke")
+
+    ahead = Ahead(chunks())
+    assert next(ahead).text == "a"
+    deadline = time.monotonic() + 5
+    while ahead._queue.qsize() < 2 and time.monotonic() < deadline:  # b and the error, unasked
+        time.sleep(0.01)
+    assert ahead._queue.qsize() == 2
+    assert next(ahead).text == "b"
+    with pytest.raises(RuntimeError, match="g2p broke"):
+        next(ahead)
+    bounded = Ahead(iter([Chunk(str(i), str(i)) for i in range(100)]), depth=2)
+    time.sleep(0.3)
+    assert bounded._queue.qsize() == 2 and bounded.total is None  # no further than asked
+    bounded.close()
 
 
 def test_split_sentences_false_makes_fewer_chunks(engine, catalog):

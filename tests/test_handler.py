@@ -45,7 +45,8 @@ def test_success_output_keeps_the_documented_names(direct):
     assert abs(len(audio) / rate - out["duration_s"]) < 0.01
     assert [c["text"] for c in out["chunks"]] == ["Hello there.", "General Kenobi."]
     assert all(c["phonemes"] for c in out["chunks"])
-    assert direct == ["chunk 1 of 2", "chunk 2 of 2"]
+    # G2P runs ahead of the model; until it reaches the end the count is not claimed.
+    assert direct[-1] == "chunk 2 of 2" and direct[0] in ("chunk 1", "chunk 1 of 2") and len(direct) == 2
 
 
 def test_other_language_note_in_message(direct):

@@ -7,7 +7,9 @@ which kokoro's own splitter for non-English text does not know.
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -85,3 +87,54 @@ def plan(text: str, g2p: G2P, split_sentences: bool = True,
                 pending = piece
     if pending is not None:
         yield pending
+
+
+class Ahead:
+    """Iterates `chunks` with their G2P running ahead in a thread, so the model never waits for
+    the next chunk's phonemes (G2P releases the GIL in espeak-ng and while torch computes).
+
+    `depth` bounds how far ahead (None: as far as the text goes, for a whole-file job; a small
+    number for streaming, so a huge text is not phonemized up front). `total` is the number of
+    chunks once G2P has reached the end, else None. Errors surface on the consumer's side."""
+
+    _END = object()
+
+    def __init__(self, chunks: Iterator[Chunk], depth: int | None = None):
+        self._queue: queue.Queue = queue.Queue(maxsize=depth or 0)
+        self._stop = threading.Event()
+        self.total: int | None = None
+        self._thread = threading.Thread(target=self._fill, args=(chunks,), name="kokoro-g2p", daemon=True)
+        self._thread.start()
+
+    def _fill(self, chunks: Iterator[Chunk]) -> None:
+        count = 0
+        try:
+            for chunk in chunks:
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(chunk, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+                count += 1
+            self.total = count
+            self._queue.put(self._END)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            self._queue.put(exc)
+
+    def __iter__(self) -> "Ahead":
+        return self
+
+    def __next__(self) -> Chunk:
+        item = self._queue.get()
+        if item is self._END:
+            raise StopIteration
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        """The consumer stopped early: let the G2P thread end after its current chunk."""
+        self._stop.set()

@@ -24,7 +24,7 @@ from worker.request import SynthesisRequest
 
 log = logging.getLogger("kokoro.engine")
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int | None], None]  # (chunks done, total or None while unknown)
 
 
 def default_device() -> str:
@@ -184,23 +184,32 @@ class Engine:
         """Speak chunk by chunk as G2P reaches it: the first audio comes after one chunk's work.
         A caller that already planned the chunks (to show "i of n") passes them in."""
         spoken = False
-        for index, chunk in enumerate(chunks if chunks is not None else self.plan(request)):
-            spoken = True
-            yield self._speak(request, index, chunk)
+        # Two chunks of G2P ahead at most: the first audio still needs only one sentence of G2P.
+        planned = chunks if chunks is not None else chunking.Ahead(self.plan(request), depth=2)
+        try:
+            for index, chunk in enumerate(planned):
+                spoken = True
+                yield self._speak(request, index, chunk)
+        finally:
+            if isinstance(planned, chunking.Ahead):
+                planned.close()
         if not spoken:
             raise _nothing_to_speak()
 
     def synthesize(self, request: SynthesisRequest, on_progress: Progress | None = None) -> Synthesis:
-        """The whole text as one clip. Chunks are planned first so progress can say "i of n"."""
+        """The whole text as one clip; progress says "i of n" (n: None until G2P is done)."""
         started = time.perf_counter()
-        chunks = list(self.plan(request))
-        if not chunks:
-            raise _nothing_to_speak()
+        chunks = chunking.Ahead(self.plan(request))  # G2P of later chunks overlaps the model
         pieces: list[SpokenChunk] = []
-        for index, chunk in enumerate(chunks):
-            pieces.append(self._speak(request, index, chunk))
-            if on_progress:
-                on_progress(index + 1, len(chunks))
+        try:
+            for index, chunk in enumerate(chunks):
+                pieces.append(self._speak(request, index, chunk))
+                if on_progress:  # total: None until G2P has reached the end (usually by chunk 1)
+                    on_progress(index + 1, chunks.total)
+        finally:
+            chunks.close()
+        if not pieces:
+            raise _nothing_to_speak()
         return Synthesis(
             audio=audio.join([p.audio for p in pieces]),
             model=request.model,

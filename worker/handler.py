@@ -69,8 +69,10 @@ def handler(job: dict) -> dict:
     try:
         request = parse_request(job.get("input"), engine().catalog)
 
-        def progress(done: int, total: int) -> None:
-            if total > 1:
+        def progress(done: int, total: int | None) -> None:
+            if total is None:  # G2P is still ahead of the model: the count is not known yet
+                runpod.serverless.progress_update(job, f"chunk {done}")
+            elif total > 1:
                 runpod.serverless.progress_update(job, f"chunk {done} of {total}")
 
         result = engine().synthesize(request, on_progress=progress)

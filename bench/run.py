@@ -51,18 +51,34 @@ def bench_overhead(engine, repeat: int) -> dict:
     job = {"id": "bench", "input": {"text": PARAGRAPH, "voice": "ef_dora", "language": "es",
                                     "split_sentences": False}}
 
+    spoken = []
+
     def bare():
-        for result in pipeline(PARAGRAPH, voice="ef_dora", split_pattern=None):
-            result.audio.numpy()
+        spoken[:] = [r.audio.numpy() for r in pipeline(PARAGRAPH, voice="ef_dora", split_pattern=None)]
 
     def worker():
         out = handler.handler(job)
         assert "audio_base64" in out, out
 
     bare(), worker()  # warm both paths
-    pairs = [(_median_time(bare, 1), _median_time(worker, 1)) for _ in range(repeat)]
+    pairs = [(_median_time(bare, 1), _median_time(worker, 1)) for _ in range(repeat)]  # interleaved
     b, w = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
-    return {"bare_s": b, "worker_s": w, "ratio": w / b, "target": "<= 1.03"}
+    # The worker's own work beyond G2P and the model (parse, join, encode, base64), timed directly:
+    # a low-noise figure next to the ratio, which this shared VM's ±7 % timing noise blurs.
+    from worker.request import parse_request
+
+    request = parse_request(job["input"], engine.catalog)
+    result = engine.synthesize(request)
+
+    def own_work():
+        parse_request(job["input"], engine.catalog)
+        base64.b64encode(result.encode("wav"))
+
+    own = _median_time(own_work, 20)
+    audio_s = sum(len(a) for a in spoken) / 24000
+    # The bare library's own real-time factor here: the floor the worker's RTF (3) stands on.
+    return {"bare_s": b, "worker_s": w, "ratio": w / b, "bare_rtf": b / audio_s, "own_work_s": own,
+            "own_work_share": own / w, "target": "<= 1.03"}
 
 
 def bench_ttfa(engine) -> dict:
@@ -214,6 +230,8 @@ def main() -> None:
 
     rows = [
         ("overhead", "1 worker overhead (worker ÷ bare kokoro)", lambda r: f"{r['ratio']:.3f}", "≤ 1.03"),
+        ("overhead", "  the worker's own work ÷ job time", lambda r: f"{r['own_work_share']:.4f}", "(part of 1)"),
+        ("overhead", "  bare kokoro's own real-time factor", lambda r: f"{r['bare_rtf']:.3f}", "(floor for 3)"),
         ("ttfa", "2 time to first audio (100k chars ÷ 1 sentence)", lambda r: f"{r['ratio']:.2f}", "≤ 1.5"),
         ("rtf", "3 real-time factor, worst language", lambda r: f"{r['max']:.3f}", "≤ 0.30 (CPU)"),
         ("cold_start", "4 cold start to first job (s)", lambda r: f"{r['seconds']:.1f}", "≤ 8"),

@@ -157,7 +157,7 @@ class Engine:
         for name in models or list(self.catalog.models):
             voice = next(v for v in self.catalog.voices if v.model == name)
             language = voice.language
-            req = SynthesisRequest(text=self.catalog.languages[language].sample,
+            req = SynthesisRequest(text=warm_up_text(self.catalog.languages[language].sample),
                                    voices=((voice, 1.0),), language=language)
             self.synthesize(req)
 
@@ -220,6 +220,13 @@ class Engine:
             notes=request.notes,
             elapsed_s=time.perf_counter() - started,
         )
+
+
+def warm_up_text(sample: str) -> str:
+    """A few words of the language's sample: enough to start G2P and run every layer once. A
+    whole sentence costs seconds on a CPU and teaches the start-up nothing more."""
+    words = sample.split()
+    return " ".join(words[:3]) if len(words) > 1 else sample[:6]
 
 
 def _nothing_to_speak() -> InputError:

@@ -103,6 +103,7 @@ def test_next_pair_draws_from_the_pool_and_covers_it(desk):
     assert len(seen) == 3  # each of the 3 pairs once before any repeats
     blind = desk.next_pair("en-us", TEXT, pool, 1.0, 1.0, True, [], progress=NO_PROGRESS)
     assert blind[0] == gr.skip() and blind[1] == gr.skip()  # the dropdowns give nothing away
+    assert "blind pair from a pool of 3" in blind[4]
 
 
 def test_the_leaderboard_ranks_by_votes_and_exports_them(desk, catalog, tmp_path):

@@ -157,7 +157,10 @@ class ABDesk:
         except InputError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
         shown = (gr.skip(), gr.skip()) if blind else (gr.update(value=a), gr.update(value=b))
-        return (*shown, *self.compare(language, text, a, speed_a, b, speed_b, blind, past, progress))
+        outputs = list(self.compare(language, text, a, speed_a, b, speed_b, blind, past, progress))
+        if blind:  # the Voice A/B dropdowns still show the last open pair: say these are others
+            outputs[2] = feedback.status(f"A blind pair from a pool of {len(set(voices))}: play both, then vote.")
+        return (*shown, *outputs)
 
     def played(self, index: int, rnd: Round | None):
         """A player was started: remember it; unlock the vote once both were heard."""

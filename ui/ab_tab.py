@@ -92,7 +92,8 @@ def _voting(desk: ABDesk, outcome: str):
     return vote
 
 
-def build_leaderboard(desk: ABDesk, catalog: Catalog, language: str, tab: gr.Tab, votes: list) -> None:
+def build_leaderboard(desk: ABDesk, catalog: Catalog, language: str, tab: gr.Tab, votes: list,
+                      ab_language: gr.Dropdown) -> None:
     with gr.Row():
         lang = gr.Dropdown(choices.language_choices(catalog), value=language, label="Language", scale=3)
         refresh_btn = gr.Button("Refresh", scale=1)
@@ -118,6 +119,9 @@ def build_leaderboard(desk: ABDesk, catalog: Catalog, language: str, tab: gr.Tab
     lang.change(show, lang, outputs, **quiet)
     refresh_btn.click(show, lang, outputs, **quiet)
     tab.select(show, lang, outputs, **quiet)
+    def follow(code: str):  # after a vote: the board of the language just voted on
+        return code, *show(code)
+
     for event in votes:
-        event.then(show, lang, outputs, **quiet)
+        event.success(follow, ab_language, [lang, *outputs], **quiet)
     export_btn.click(export, None, export_file, **quiet)

@@ -89,7 +89,7 @@ def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1,
             with gr.Tab("A/B test", id="ab", elem_id="ab-tab"):
                 form, votes = build_ab(desk, catalog, language, past, concurrency)
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="leaderboard-tab") as board_tab:
-                build_leaderboard(desk, catalog, language, board_tab, votes)
+                build_leaderboard(desk, catalog, language, board_tab, votes, form.language)
             with gr.Tab("Audition", id="audition", elem_id="audition-tab"):
                 build_audition(auditioner, desk, catalog, language, past, tabs, form, concurrency)
             with gr.Tab("History", id="history", elem_id="history-tab"):

@@ -107,9 +107,7 @@ def build_leaderboard(desk: ABDesk, catalog: Catalog, language: str, tab: gr.Tab
     export_file = gr.File(label="Votes CSV", visible=False, interactive=False, elem_id="votes-csv")
 
     def show(code: str):
-        table, bars, text = leaderboard.standings(desk.store, code, catalog)
-        bars = bars.assign(**{"vs average": bars["Rating"] - 1000}).drop(columns="Rating")
-        return table, bars, text
+        return leaderboard.standings(desk.store, code, catalog)
 
     def export():
         return gr.update(value=str(leaderboard.export_csv(desk.store, desk.out_dir)), visible=True)

@@ -7,7 +7,6 @@ round with an auditioned clip, comes from the cache at once.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import gradio as gr
@@ -19,6 +18,7 @@ from worker.errors import KokoroError
 from ui import choices, feedback, files, history
 from ui.callbacks import output_name
 from ui.clips import ClipMaker, worker_count
+from ui.events import StopFlags
 from ui.feedback import as_toast, message
 
 ANY = "Any"
@@ -65,7 +65,7 @@ class Auditioner:
         self.clips = clips
         self.catalog = catalog
         self.out_dir = Path(out_dir or files.default_dir())
-        self._stops: dict[str, threading.Event] = {}
+        self._stops = StopFlags()
 
     def on_filter(self, language: str, gender: str, model: str, grade: str, sort: str):
         """The table and the selection follow the filters: every voice shown is selected."""
@@ -88,9 +88,11 @@ class Auditioner:
         voices = list(dict.fromkeys(voices or []))
         if not voices:
             raise gr.Error("Select at least one voice to audition.", print_exception=False)
-        flag = threading.Event()
-        session = getattr(request, "session_hash", None) or "no-session"
-        self._stops[session] = flag
+        with self._stops.running(request) as flag:
+            yield from self._audition(text or "", voices, language, float(speed), past, flag.is_set, progress)
+
+    def _audition(self, text: str, voices: list[str], language: str, speed: float, past: list | None,
+                  should_stop, progress):
         payloads = []
         for vid in voices:
             voice = self.catalog.voice(vid)
@@ -102,7 +104,7 @@ class Auditioner:
         progress(0.0, desc=f"0 of {len(voices)} voices")
         yield [], feedback.status(f"Auditioning {len(voices)} voices…"), past or []
         with as_toast():
-            for i, result in self.clips.make_many(payloads, flag.is_set, worker_count(self.clips.backend)):
+            for i, result in self.clips.make_many(payloads, should_stop, worker_count(self.clips.backend)):
                 done += 1
                 item = {"voice": voices[i], "language": payloads[i]["language"], "speed": float(speed),
                         "text": text or "", "path": None, "error": None, "cached": False}
@@ -118,7 +120,6 @@ class Auditioner:
                 results[i] = item
                 progress((done, len(voices)), desc=f"{done} of {len(voices)} voices", unit="voices")
                 yield [r for r in results if r], feedback.status(f"{done} of {len(voices)} voices ready"), past
-        self._stops.pop(session, None)
         failed = sum(1 for r in results if r and r["error"])
         stopped = done < len(voices)
         summary = (f"Stopped after {done} of {len(voices)} voices." if stopped else
@@ -126,9 +127,7 @@ class Auditioner:
         yield [r for r in results if r], feedback.status(summary), past
 
     def stop(self, request: gr.Request | None = None) -> None:
-        flag = self._stops.get(getattr(request, "session_hash", None) or "no-session")
-        if flag is not None:
-            flag.set()
+        self._stops.stop(request)
 
 
 def _count(n: int) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import html
 import logging
 import re
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +30,7 @@ from ui import choices, feedback, files, history
 from ui.feedback import UNEXPECTED
 from ui.files import FILE_TTL_S  # noqa: F401 (re-exported for tests)
 from ui.backends import Finished, Piece, Status, Stopped, Tick
+from ui.events import StopFlags
 
 log = logging.getLogger("kokoro.ui")
 
@@ -70,8 +70,7 @@ class Studio:
         self.backend = backend
         self.catalog = catalog or default_catalog()
         self.out_dir = Path(out_dir or files.default_dir())
-        self._stops: dict[str, threading.Event] = {}  # session -> its running job's stop flag
-        self._lock = threading.Lock()
+        self._stops = StopFlags()
 
     # --- the form ---------------------------------------------------------------------------
 
@@ -96,23 +95,20 @@ class Studio:
 
     def stop(self, request: gr.Request | None = None) -> None:
         """Stop / Cancel: the running job of this browser session ends after its current step."""
-        with self._lock:
-            flag = self._stops.get(_session(request))
-        if flag is not None:
-            flag.set()
+        self._stops.stop(request)
 
     def generate(self, text: str | None, language: str, voice: str | None, speed: float,
                  split_sentences: bool, fmt: str, request: gr.Request | None = None,
                  progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:
-        skip = gr.skip()
-        session = _session(request)
-        flag = threading.Event()
-        with self._lock:
-            self._stops[session] = flag
         payload = {"text": text or "", "voice": voice or "", "language": language, "speed": float(speed),
                    "split_sentences": bool(split_sentences), "format": fmt}
+        with self._stops.running(request) as flag:
+            yield from self._generate(payload, flag.is_set, progress)
+
+    def _generate(self, payload: dict, should_stop, progress) -> Iterator[tuple]:
+        skip = gr.skip()
         try:
-            events = self.backend.run(payload, flag.is_set)
+            events = self.backend.run(payload, should_stop)
             started = False
             pumps = 0
             for event in events:
@@ -146,11 +142,6 @@ class Studio:
             log.exception("Synthesis failed in the studio")  # the traceback stays in the server log
             yield skip, skip, feedback.status(UNEXPECTED, "error"), skip, skip
             raise gr.Error(UNEXPECTED, print_exception=False) from None
-        finally:
-            flag.set()  # a page that went away stops its job (RunPod: cancels it)
-            with self._lock:
-                if self._stops.get(session) is flag:
-                    del self._stops[session]
 
     def remember(self, file: str | None, language: str, voice: str | None, text: str | None,
                  speed: float, past: list | None) -> list:
@@ -163,7 +154,3 @@ class Studio:
     def _save(self, result: Finished) -> Path:
         return files.save(self.out_dir, output_name(result.language, result.voice, result.format),
                           result.data)
-
-
-def _session(request: gr.Request | None) -> str:
-    return getattr(request, "session_hash", None) or "no-session"

@@ -11,14 +11,14 @@ import pandas as pd
 from worker.catalog import Catalog
 
 from ui import files
-from ui.ratings import rate
+from ui.ratings import BASE, rate
 from ui.votes import VoteStore
 
 TABLE_COLUMNS = ["Rank", "Voice", "Model", "Rating", "± 95%", "Votes", "Wins", "Losses", "Ties"]
 
 
 def standings(store: VoteStore, language: str, catalog: Catalog) -> tuple[pd.DataFrame, pd.DataFrame, str]:
-    """(table, chart data, one-line summary) for one language."""
+    """(table, chart data: points above or below average, one-line summary) for one language."""
     votes = store.votes(language)
     ratings = rate((v.voice_a, v.voice_b, v.outcome) for v in votes)
     rows = []
@@ -27,7 +27,8 @@ def standings(store: VoteStore, language: str, catalog: Catalog) -> tuple[pd.Dat
         model = voice.model if voice else "blend"
         rows.append([rank, r.voice, model, round(r.rating), round(r.ci95), r.votes, r.wins, r.losses, r.ties])
     board = pd.DataFrame(rows, columns=TABLE_COLUMNS)
-    chart = pd.DataFrame({"Voice": [r.voice for r in ratings], "Rating": [round(r.rating) for r in ratings]})
+    chart = pd.DataFrame({"Voice": [r.voice for r in ratings],
+                          "vs average": [round(r.rating - BASE) for r in ratings]})
     lang = catalog.languages.get(language)
     name = lang.name if lang else language
     if not votes:

@@ -40,7 +40,7 @@ import runpod  # noqa: E402
 from worker.audio import SAMPLE_RATE, encode  # noqa: E402
 from worker.catalog import default_catalog  # noqa: E402
 from worker.engine import Engine  # noqa: E402
-from worker.errors import SettingsError, KokoroError  # noqa: E402
+from worker.errors import KokoroError, SettingsError  # noqa: E402
 from worker.request import parse_request  # noqa: E402
 
 log = logging.getLogger("kokoro.worker")

@@ -119,6 +119,9 @@ class ClipMaker:
                 raise Stopped("Stopped.")
         if finished is None:
             raise Stopped("Stopped.")
+        return self._keep(key, finished)
+
+    def _keep(self, key: ClipKey, finished: Finished) -> Clip:
         clip = Clip(key, finished.language, finished.data, finished.duration_s, finished.synthesis_s)
         self.cache.put(clip)
         return clip
@@ -128,7 +131,8 @@ class ClipMaker:
         """(index, clip) as each is ready; a payload that fails gives (index, its error) instead.
 
         Cached clips come first. `workers` > 1 overlaps jobs that only wait (RunPod); locally the
-        model works on one utterance at a time anyway."""
+        model works on one utterance at a time anyway, or, with KOKORO_BATCH_VOICES, on all the
+        voices of one text in one batch."""
         pending = []
         for i, payload in enumerate(payloads):
             try:
@@ -141,6 +145,13 @@ class ClipMaker:
             else:
                 pending.append(i)
         if not pending:
+            return
+        if len(pending) > 1 and getattr(self.backend, "batches_voices", False):
+            # One text in many voices: the backend speaks them together (KOKORO_BATCH_VOICES).
+            batch = [{**payloads[i], "split_sentences": True} for i in pending]
+            for j, result in self.backend.run_many(batch, should_stop):
+                i = pending[j]
+                yield i, result if isinstance(result, KokoroError) else self._keep(self.key(payloads[i]), result)
             return
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="clip") as pool:
             todo = iter(pending)

@@ -20,7 +20,9 @@ import spaces
 from worker import audio
 from worker.catalog import Catalog, default_catalog
 from worker.engine import Engine, default_device
+from worker.errors import KokoroError
 from worker.request import SynthesisRequest, parse_request
+from worker.settings import env_flag
 
 from ui.events import Event, Finished, Piece, Status, StopCheck, Stopped, Tick
 
@@ -52,6 +54,15 @@ def _spoken_chunks(request: SynthesisRequest, planned: list):
     yield from shared_engine().stream(request, planned)
 
 
+def _group_seconds(requests: list[SynthesisRequest]) -> int:
+    return int(min(300, 30 + len(requests) * len(requests[0].text) / 100))
+
+
+@spaces.GPU(duration=_group_seconds)
+def _synthesize_group(requests: list[SynthesisRequest]) -> list:
+    return shared_engine().synthesize_many(requests)
+
+
 class LocalBackend:
     name = "local"
 
@@ -62,6 +73,9 @@ class LocalBackend:
                 _engine = engine
         self.catalog: Catalog = engine.catalog if engine else default_catalog()
         self.configured_endpoint = configured_endpoint
+        # Off by default: on a CPU the padded batch measured slower than one voice at a time
+        # (bench 6, "audition"); the GPU gain is to be measured (README, "Benchmarks").
+        self.batches_voices = env_flag("KOKORO_BATCH_VOICES")
 
     def describe(self) -> str:
         where = "ZeroGPU" if os.environ.get("SPACES_ZERO_GPU") else default_device().upper()
@@ -136,3 +150,35 @@ class LocalBackend:
             language=request.language, voice=request.voice_spec, model=request.model,
             duration_s=len(joined) / audio.SAMPLE_RATE, synthesis_s=busy,
             chunks=chunks, notes=request.notes)
+
+    def run_many(self, payloads: list[dict], should_stop: StopCheck) -> Iterator[tuple[int, Finished | KokoroError]]:
+        """Whole clips for many payloads: those sharing text, language and model are spoken
+        together (Engine.synthesize_many), a group at a time, so Stop acts between groups."""
+        groups: dict[tuple, list[tuple[int, SynthesisRequest]]] = {}
+        for i, payload in enumerate(payloads):
+            try:
+                request = parse_request(payload, self.catalog)
+            except KokoroError as exc:
+                yield i, exc
+                continue
+            key = (request.text, request.language, request.model, request.split_sentences)
+            groups.setdefault(key, []).append((i, request))
+        for members in groups.values():
+            if should_stop():
+                raise Stopped("Stopped.")
+            requests = [r for _, r in members]
+            try:
+                done = _synthesize_group(requests)
+            except KokoroError as exc:
+                for i, _ in members:
+                    yield i, exc
+                continue
+            for (i, request), synthesis in zip(members, done):
+                yield i, _finished(request, synthesis)
+
+
+def _finished(request: SynthesisRequest, synthesis) -> Finished:
+    return Finished(
+        data=synthesis.encode(request.format), format=request.format, language=request.language,
+        voice=request.voice_spec, model=request.model, duration_s=synthesis.duration_s,
+        synthesis_s=synthesis.elapsed_s, chunks=synthesis.chunks, notes=request.notes)

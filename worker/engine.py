@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from worker import audio, chunking, g2p
+from worker import audio, batching, chunking, g2p, memory
 from worker.catalog import Catalog, default_catalog
 from worker.errors import InputError, ModelUnavailableError
 from worker.request import SynthesisRequest
@@ -169,15 +169,19 @@ class Engine:
 
     def _speak(self, request: SynthesisRequest, index: int, chunk: chunking.Chunk) -> SpokenChunk:
         kmodel = self.model(request.model)
-        pack = self.voice_pack(request)
-        speed = request.speed
-        if request.model == "v1.1-zh" and request.language == "zh":
-            speed *= zh_v11_speed(len(chunk.phonemes))
         with torch.inference_mode():
-            # A pack row is the style for an utterance of that many phonemes (kokoro's own rule).
-            wave = kmodel(chunk.phonemes, pack[len(chunk.phonemes) - 1], speed)
-        samples = wave.detach().float().cpu().numpy().reshape(-1)
-        return SpokenChunk(index, chunk.text, chunk.phonemes, audio.smooth_edges(samples))
+            wave = kmodel(chunk.phonemes, self._style(request, chunk), self._speed(request, chunk))
+        return _spoken(index, chunk, wave)
+
+    def _style(self, request: SynthesisRequest, chunk: chunking.Chunk) -> torch.Tensor:
+        # A pack row is the style for an utterance of that many phonemes (kokoro's own rule).
+        return self.voice_pack(request)[len(chunk.phonemes) - 1]
+
+    @staticmethod
+    def _speed(request: SynthesisRequest, chunk: chunking.Chunk) -> float:
+        if request.model == "v1.1-zh" and request.language == "zh":
+            return request.speed * zh_v11_speed(len(chunk.phonemes))
+        return request.speed
 
     def stream(self, request: SynthesisRequest,
                chunks: list[chunking.Chunk] | None = None) -> Iterator[SpokenChunk]:
@@ -193,6 +197,7 @@ class Engine:
         finally:
             if isinstance(planned, chunking.Ahead):
                 planned.close()
+            memory.release()
         if not spoken:
             raise _nothing_to_speak()
 
@@ -208,18 +213,57 @@ class Engine:
                     on_progress(index + 1, chunks.total)
         finally:
             chunks.close()
-        if not pieces:
+            memory.release()
+        return _finished(request, pieces, time.perf_counter() - started)
+
+    def synthesize_many(self, requests: list[SynthesisRequest]) -> list[Synthesis]:
+        """One text in many voices (audition, A/B): G2P once, then each chunk in every voice in one
+        padded forward pass (worker.batching). The requests must share text, language, model and
+        sentence splitting; speeds and voices may differ. Same audio as synthesize, one by one."""
+        first = requests[0]
+        same = {(r.text, r.language, r.model, r.split_sentences) for r in requests}
+        if len(same) > 1:
+            raise ValueError("synthesize_many takes requests that differ only in voice and speed")
+        started = time.perf_counter()
+        chunks = list(self.plan(first))
+        if not chunks:
             raise _nothing_to_speak()
-        return Synthesis(
-            audio=audio.join([p.audio for p in pieces]),
-            model=request.model,
-            voice=request.voice_spec,
-            language=request.language,
-            chunks=[{"text": p.text, "phonemes": p.phonemes, "duration_s": round(p.duration_s, 3)}
-                    for p in pieces],
-            notes=request.notes,
-            elapsed_s=time.perf_counter() - started,
-        )
+        kmodel = self.model(first.model)
+        pieces: list[list[SpokenChunk]] = [[] for _ in requests]
+        for index, chunk in enumerate(chunks):
+            for lo in range(0, len(requests), BATCH_MAX):
+                group = requests[lo:lo + BATCH_MAX]
+                styles = torch.cat([self._style(r, chunk) for r in group])
+                waves = batching.forward_many(kmodel, chunk.phonemes, styles,
+                                              [self._speed(r, chunk) for r in group])
+                for offset, wave in enumerate(waves):
+                    pieces[lo + offset].append(_spoken(index, chunk, wave))
+        memory.release()
+        elapsed = (time.perf_counter() - started) / len(requests)  # each voice's share
+        return [_finished(r, p, elapsed) for r, p in zip(requests, pieces)]
+
+
+BATCH_MAX = 16  # voices per forward pass: bounds the padded batch's memory on long chunks
+
+
+def _spoken(index: int, chunk: chunking.Chunk, wave: torch.Tensor) -> SpokenChunk:
+    samples = wave.detach().float().cpu().numpy().reshape(-1)
+    return SpokenChunk(index, chunk.text, chunk.phonemes, audio.smooth_edges(samples))
+
+
+def _finished(request: SynthesisRequest, pieces: list[SpokenChunk], elapsed_s: float) -> Synthesis:
+    if not pieces:
+        raise _nothing_to_speak()
+    return Synthesis(
+        audio=audio.join([p.audio for p in pieces]),
+        model=request.model,
+        voice=request.voice_spec,
+        language=request.language,
+        chunks=[{"text": p.text, "phonemes": p.phonemes, "duration_s": round(p.duration_s, 3)}
+                for p in pieces],
+        notes=request.notes,
+        elapsed_s=elapsed_s,
+    )
 
 
 def warm_up_text(sample: str) -> str:

@@ -42,6 +42,7 @@ from worker.catalog import default_catalog  # noqa: E402
 from worker.engine import Engine  # noqa: E402
 from worker.errors import KokoroError, SettingsError  # noqa: E402
 from worker.request import parse_request  # noqa: E402
+from worker.settings import env_flag  # noqa: E402
 
 log = logging.getLogger("kokoro.worker")
 _engine: Engine | None = None
@@ -141,17 +142,13 @@ def _warm_up_quietly(models: list[str]) -> None:
         log.exception("Background warm-up of %s failed", ", ".join(models))
 
 
-def _truthy(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def main() -> None:
     logging.basicConfig(level=os.environ.get("KOKORO_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         catalog = default_catalog()  # a broken catalog stops start-up with its one message
         concurrency = concurrency_from_env()
-        if not _truthy("KOKORO_SKIP_WARMUP"):
+        if not env_flag("KOKORO_SKIP_WARMUP"):
             models = [m.strip() for m in os.environ.get("KOKORO_MODELS", ",".join(catalog.models)).split(",")
                       if m.strip()]
             for name in models:
@@ -164,7 +161,7 @@ def main() -> None:
                                  daemon=True).start()
     except KokoroError as exc:
         sys.exit(f"kokoro worker cannot start: {exc}")
-    if _truthy("KOKORO_STREAM"):
+    if env_flag("KOKORO_STREAM"):
         runpod.serverless.start({"handler": stream_handler, "return_aggregate_stream": True})
     elif concurrency > 1:
         runpod.serverless.start({"handler": concurrent_handler, "concurrency_modifier": lambda _: concurrency})

@@ -1,0 +1,108 @@
+"""Many voices of one text in one forward pass (worker.batching): the same audio as one by one.
+
+The stand-in is the real architecture with random weights, so every layer the batch pads and
+masks is exercised. The harmonic source draws a random phase and noise per call; the comparison
+fixes both to zero so the two paths can be compared sample by sample.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from worker import batching
+from worker.engine import Engine
+from worker.request import parse_request
+
+VOICES = ["af_heart", "am_michael", "bf_emma", "af_bella"]
+SPEEDS = [1.0, 1.35, 0.7, 1.0]  # different lengths in one batch: most of it is padding for some
+TEXT = "Padding must not leak into a shorter voice."
+
+
+@pytest.fixture
+def fixed_source(monkeypatch):
+    monkeypatch.setattr(torch, "rand", lambda *shape, **kw: torch.zeros(*shape, device=kw.get("device")))
+    monkeypatch.setattr(torch, "randn_like", lambda t, **kw: torch.zeros_like(t))
+
+
+def _inputs(engine: Engine, catalog, voices=VOICES):
+    request = parse_request({"text": TEXT, "voice": voices[0]}, catalog)
+    phonemes = next(iter(engine.plan(request))).phonemes
+    rows = [engine._pack(v)[len(phonemes) - 1] for v in voices]
+    return engine.model("v1.0"), phonemes, rows
+
+
+def _unbatched(kmodel, phonemes, rows, speeds):
+    with torch.inference_mode():
+        return [kmodel(phonemes, row, speed).float() for row, speed in zip(rows, speeds)]
+
+
+def _worst(batched, alone) -> float:
+    """Largest sample difference relative to that voice's peak, over the voices."""
+    worst = 0.0
+    for b, a in zip(batched, alone):
+        assert b.shape == a.shape  # same durations: same number of samples
+        worst = max(worst, float((b - a).abs().max() / a.abs().max()))
+    return worst
+
+
+def test_each_voice_gets_the_audio_of_its_own_forward(engine, catalog, fixed_source):
+    kmodel, phonemes, rows = _inputs(engine, catalog)
+    batched = batching.forward_many(kmodel, phonemes, torch.cat(rows), SPEEDS)
+    alone = _unbatched(kmodel, phonemes, rows, SPEEDS)
+    assert len({len(a) for a in alone}) > 1  # the batch really was padded
+    assert _worst(batched, alone) < 1e-4
+
+
+def test_the_comparison_catches_padding_that_leaks(engine, catalog, fixed_source, monkeypatch):
+    """Statistics over the padded width (what plain batching would do) must fail the comparison."""
+    def padded_norm(norm, x, s, lengths):
+        gamma, beta = torch.chunk(norm.fc(s)[:, :, None], chunks=2, dim=1)
+        return batching._clear((1 + gamma) * norm.norm(x) + beta, lengths)
+
+    monkeypatch.setattr(batching, "_adain", padded_norm)
+    kmodel, phonemes, rows = _inputs(engine, catalog)
+    batched = batching.forward_many(kmodel, phonemes, torch.cat(rows), SPEEDS)
+    alone = _unbatched(kmodel, phonemes, rows, SPEEDS)
+    assert _worst(batched, alone) > 1e-2
+
+
+def test_a_batch_of_one_is_kokoros_forward(engine, catalog, fixed_source):
+    kmodel, phonemes, rows = _inputs(engine, catalog, VOICES[:1])
+    (batched,) = batching.forward_many(kmodel, phonemes, rows[0], [1.0])
+    (alone,) = _unbatched(kmodel, phonemes, rows, [1.0])
+    assert torch.allclose(batched, alone, rtol=0, atol=1e-6 * float(alone.abs().max()))
+
+
+def test_synthesize_many_matches_synthesize(engine, catalog, fixed_source):
+    text = "Two sentences here. And a second one, a little longer than the first."
+    requests = [parse_request({"text": text, "voice": v, "speed": s}, catalog)
+                for v, s in zip(VOICES[:3], SPEEDS[:3])]
+    together = engine.synthesize_many(requests)
+    for request, result in zip(requests, together):
+        alone = engine.synthesize(request)
+        assert [c["phonemes"] for c in result.chunks] == [c["phonemes"] for c in alone.chunks]
+        assert len(result.chunks) == 2 and result.voice == request.voice_spec
+        assert result.audio.shape == alone.audio.shape
+        assert np.abs(result.audio - alone.audio).max() < 1e-4 * np.abs(alone.audio).max()
+
+
+def test_synthesize_many_takes_one_text_only(engine, catalog):
+    a = parse_request({"text": "One text.", "voice": "af_heart"}, catalog)
+    b = parse_request({"text": "Another text.", "voice": "af_bella"}, catalog)
+    with pytest.raises(ValueError):
+        engine.synthesize_many([a, b])
+
+
+def test_blends_and_more_voices_than_one_batch(engine, catalog, fixed_source, monkeypatch):
+    monkeypatch.setattr("worker.engine.BATCH_MAX", 2)
+    calls = []
+    real = batching.forward_many
+    monkeypatch.setattr(batching, "forward_many", lambda *a: calls.append(len(a[2])) or real(*a))
+    voices = ["af_heart", "af_heart:0.5,af_bella:0.5", "am_michael"]
+    requests = [parse_request({"text": "Short.", "voice": v}, catalog) for v in voices]
+    results = engine.synthesize_many(requests)
+    assert calls == [2, 1]
+    alone = engine.synthesize(requests[1])
+    assert np.abs(results[1].audio - alone.audio).max() < 1e-4 * np.abs(alone.audio).max()

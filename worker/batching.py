@@ -1,0 +1,182 @@
+"""One utterance, many styles, one forward pass: Kokoro's model batched with padding and masks.
+
+KModel speaks one utterance at a time. Audition and A/B read the *same* phonemes in many voices, so
+ALBERT and the text encoder run once for all of them, and everything after the durations runs as
+one batch padded to the longest voice. Padding alone would change the audio (instance norms would
+average over it, convolutions and the F0 LSTM would read it, the STFT would reflect at the wrong
+end), so every step here zeroes the padding before a convolution reads it, normalises over each
+utterance's own frames, packs the LSTM, and runs the STFT and iSTFT per utterance. Each voice gets
+the samples its own KModel.forward would give (tests compare them on the stand-in weights, with the
+source's random phase and noise fixed). Only kokoro's own layers are called: its weights are ours.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+@torch.inference_mode()
+def forward_many(kmodel, phonemes: str, styles: torch.Tensor, speeds: list[float]) -> list[torch.Tensor]:
+    """Audio (1-D, on the CPU) for each style row [B, 256] reading `phonemes` at its speed."""
+    device = kmodel.device
+    ids = [i for i in (kmodel.vocab.get(p) for p in phonemes) if i is not None]
+    assert len(ids) + 2 <= kmodel.context_length, (len(ids) + 2, kmodel.context_length)
+    input_ids = torch.LongTensor([[0, *ids, 0]]).to(device)
+    batch, tokens = styles.shape[0], input_ids.shape[1]
+    styles = styles.to(device)
+    s_pro, s_dec = styles[:, 128:], styles[:, :128]
+
+    # Shared by every voice: no style enters ALBERT or the text encoder.
+    no_pad = torch.zeros((1, tokens), dtype=torch.bool, device=device)
+    one_len = torch.tensor([tokens])
+    d_en = kmodel.bert_encoder(kmodel.bert(input_ids, attention_mask=(~no_pad).int())).transpose(-1, -2)
+    t_en = kmodel.text_encoder(input_ids, one_len, no_pad)
+
+    # Same length for every voice, so the prosody text encoder batches without padding.
+    pred = kmodel.predictor
+    d = pred.text_encoder(d_en.expand(batch, -1, -1), s_pro, one_len.expand(batch), no_pad.expand(batch, -1))
+    x, _ = pred.lstm(d)
+    duration = torch.sigmoid(pred.duration_proj(x)).sum(dim=-1)
+    duration = duration / torch.tensor(speeds, device=device, dtype=duration.dtype)[:, None]
+    pred_dur = torch.round(duration).clamp(min=1).long()  # [B, T]: frames per token
+
+    frames = pred_dur.sum(dim=1).tolist()  # each voice's own length
+    alignment = torch.zeros((batch, tokens, max(frames)), device=device)
+    for b in range(batch):
+        index = torch.repeat_interleave(torch.arange(tokens, device=device), pred_dur[b])
+        alignment[b, index, torch.arange(index.shape[0], device=device)] = 1
+    en = d.transpose(-1, -2) @ alignment  # padding frames align to nothing: zeros
+    asr = t_en @ alignment
+
+    f0, noise = _f0n(pred, en, s_pro, frames)
+    return _decode(kmodel.decoder, asr, f0, noise, s_dec, frames)
+
+
+def _clear(x: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+    """Zero each row's padding in place (only the padding is touched: cheap on long rows)."""
+    for b, n in enumerate(lengths):
+        if n < x.shape[-1]:
+            x[b, ..., n:] = 0
+    return x
+
+
+def _adain(norm, x: torch.Tensor, s: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+    """kokoro's AdaIN1d with the instance statistics of each row's own frames only."""
+    if all(n == x.shape[-1] for n in lengths):
+        normed = norm.norm(x)
+    else:  # InstanceNorm's own kernel on each row's frames: the same statistics as unbatched
+        normed = torch.zeros_like(x)
+        for b, n in enumerate(lengths):
+            normed[b:b + 1, :, :n] = norm.norm(x[b:b + 1, :, :n])
+    gamma, beta = torch.chunk(norm.fc(s)[:, :, None], chunks=2, dim=1)
+    return _clear((1 + gamma) * normed + beta, lengths)
+
+
+def _resblk(block, x: torch.Tensor, s: torch.Tensor, lengths: list[int]) -> tuple[torch.Tensor, list[int]]:
+    """kokoro's AdainResBlk1d; returns the output and its lengths (doubled when it upsamples)."""
+    out_lengths = [2 * n for n in lengths] if block.upsample_type != "none" else lengths
+    r = block.actv(_adain(block.norm1, x, s, lengths))
+    r = _clear(block.pool(r), out_lengths)  # a transposed conv only spreads the zeroed padding
+    r = block.conv1(r)
+    r = block.actv(_adain(block.norm2, r, s, out_lengths))
+    r = block.conv2(r)
+    out = (r + block._shortcut(x)) * torch.rsqrt(torch.tensor(2.0))
+    return _clear(out, out_lengths), out_lengths
+
+
+def _resblock1(block, x: torch.Tensor, s: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+    """kokoro's AdaINResBlock1 (the generator's snake blocks)."""
+    for c1, c2, n1, n2, a1, a2 in zip(block.convs1, block.convs2, block.adain1, block.adain2,
+                                      block.alpha1, block.alpha2):
+        xt = _adain(n1, x, s, lengths)
+        xt = c1(xt + (1 / a1) * (torch.sin(a1 * xt) ** 2))  # snake(0) = 0: padding stays zero
+        xt = _adain(n2, xt, s, lengths)
+        xt = c2(xt + (1 / a2) * (torch.sin(a2 * xt) ** 2))
+        x = _clear(xt + x, lengths)
+    return x
+
+
+def _f0n(pred, en, s, frames: list[int]):
+    """ProsodyPredictor.F0Ntrain; the bidirectional LSTM is packed so it never reads padding."""
+    packed = pack_padded_sequence(en.transpose(-1, -2), torch.tensor(frames), batch_first=True,
+                                  enforce_sorted=False)
+    x, _ = pred.shared(packed)
+    x, _ = pad_packed_sequence(x, batch_first=True, total_length=en.shape[-1])
+    x = x.transpose(-1, -2)
+    f0, lengths = x, frames
+    for block in pred.F0:
+        f0, lengths = _resblk(block, f0, s, lengths)
+    noise, lengths = x, frames
+    for block in pred.N:
+        noise, lengths = _resblk(block, noise, s, lengths)
+    return _clear(pred.F0_proj(f0), lengths).squeeze(1), _clear(pred.N_proj(noise), lengths).squeeze(1)
+
+
+def _decode(dec, asr, f0_curve, noise, s, frames: list[int]) -> list[torch.Tensor]:
+    """istftnet.Decoder; `frames` at the alignment's rate (the F0 curve has twice as many)."""
+    f0 = _clear(dec.F0_conv(f0_curve.unsqueeze(1)), frames)
+    n = _clear(dec.N_conv(noise.unsqueeze(1)), frames)
+    x, lengths = _resblk(dec.encode, torch.cat([asr, f0, n], dim=1), s, frames)
+    asr_res = _clear(dec.asr_res(asr), frames)
+    residual = True
+    for block in dec.decode:
+        if residual:
+            x = torch.cat([x, asr_res, f0, n], dim=1)
+        x, lengths = _resblk(block, x, s, lengths)
+        if block.upsample_type != "none":
+            residual = False
+    return _generate(dec.generator, x, s, f0_curve, lengths)
+
+
+def _generate(gen, x, s, f0_curve, lengths: list[int]) -> list[torch.Tensor]:
+    """istftnet.Generator: harmonic source, upsampling with snake blocks, iSTFT per utterance."""
+    har = _harmonics(gen, f0_curve, lengths)
+    for i in range(gen.num_upsamples):
+        x = F.leaky_relu(x, negative_slope=0.1)
+        last = i == gen.num_upsamples - 1
+        # The last stage's reflection pad adds one frame at the left.
+        lengths = [n * gen.ups[i].stride[0] + int(last) for n in lengths]
+        x_source = _resblock1(gen.noise_res[i], _clear(gen.noise_convs[i](har), lengths), s, lengths)
+        x = gen.ups[i](x)
+        if last:
+            x = gen.reflection_pad(x)
+        x = _clear(x + x_source, lengths)
+        x = sum(_resblock1(gen.resblocks[i * gen.num_kernels + j], x, s, lengths)
+                for j in range(gen.num_kernels)) / gen.num_kernels
+    x = gen.conv_post(_clear(F.leaky_relu(x), lengths))
+    half = gen.post_n_fft // 2 + 1
+    spec, phase = torch.exp(x[:, :half, :]), torch.sin(x[:, half:, :])
+    # iSTFT per utterance: its window normalisation and centre trim are edge-dependent.
+    return [gen.stft.inverse(spec[b:b + 1, :, :n], phase[b:b + 1, :, :n]).squeeze().cpu()
+            for b, n in enumerate(lengths)]
+
+
+def _harmonics(gen, f0_curve, lengths: list[int]) -> torch.Tensor:
+    """SourceModuleHnNSF + the STFT of its output, as kokoro computes them, per row's own length."""
+    sine_gen = gen.m_source.l_sin_gen
+    scale = int(gen.f0_upsamp.scale_factor)  # samples per F0 frame
+    f0 = gen.f0_upsamp(f0_curve[:, None]).transpose(1, 2)  # [B, samples, 1]
+    fn = f0 * torch.arange(1, sine_gen.harmonic_num + 2, device=f0.device, dtype=f0.dtype)
+    rad = (fn / sine_gen.sampling_rate) % 1
+    rand_ini = torch.rand(fn.shape[0], fn.shape[2], device=fn.device)
+    rand_ini[:, 0] = 0
+    rad[:, 0, :] = rad[:, 0, :] + rand_ini
+    rad = F.interpolate(rad.transpose(1, 2), scale_factor=1 / scale, mode="linear").transpose(1, 2)
+    phase = torch.cumsum(rad, dim=1) * 2 * torch.pi
+    # Linear upsampling clamps at each utterance's own end: repeat its last phase into the padding.
+    for b, n in enumerate(lengths):
+        phase[b, n:, :] = phase[b, n - 1, :]
+    phase = F.interpolate(phase.transpose(1, 2) * scale, scale_factor=scale, mode="linear").transpose(1, 2)
+    sines = torch.sin(phase) * sine_gen.sine_amp
+    uv = (f0 > sine_gen.voiced_threshold).float()
+    noise_amp = uv * sine_gen.noise_std + (1 - uv) * sine_gen.sine_amp / 3
+    sines = sines * uv + noise_amp * torch.randn_like(sines)
+    source = gen.m_source.l_tanh(gen.m_source.l_linear(sines)).transpose(1, 2).squeeze(1)
+    rows = []
+    for b, n in enumerate(lengths):
+        mag, ang = gen.stft.transform(source[b:b + 1, :n * scale])
+        rows.append(torch.cat([mag, ang], dim=1))
+    width = max(r.shape[-1] for r in rows)
+    return torch.cat([F.pad(r, (0, width - r.shape[-1])) for r in rows])

@@ -88,3 +88,21 @@ def test_make_many_reports_each_failure_and_still_makes_the_rest(maker):
     assert isinstance(results[1], InputError)
     assert results[2].cached and not results[0].cached
     assert CountingBackend.runs == 2
+
+
+def test_with_batched_voices_one_text_is_spoken_in_one_pass(engine, catalog, monkeypatch):
+    from worker import batching
+
+    monkeypatch.setenv("KOKORO_BATCH_VOICES", "true")
+    passes = []
+    real = batching.forward_many
+    monkeypatch.setattr(batching, "forward_many", lambda *a: passes.append(len(a[2])) or real(*a))
+    maker = ClipMaker(LocalBackend(engine), catalog, ClipCache(max_bytes=50 * 1024 * 1024))
+    voices = ["af_sky", "af_nobody", "am_adam", "bf_emma"]
+    results = dict(maker.make_many([payload(voice=v) for v in voices]))
+    assert isinstance(results[1], InputError)
+    assert passes == [3]  # "Hi there." is one chunk: three voices, one forward pass
+    for i in (0, 2, 3):
+        assert results[i].key.voice == voices[i] and results[i].duration_s > 0.3 and not results[i].cached
+    again = dict(maker.make_many([payload(voice=v) for v in ("af_sky", "bf_emma")]))
+    assert all(c.cached for c in again.values()) and passes == [3]

@@ -133,10 +133,11 @@ class ClipMaker:
         Cached clips come first. `workers` > 1 overlaps jobs that only wait (RunPod); locally the
         model works on one utterance at a time anyway, or, with KOKORO_BATCH_VOICES, on all the
         voices of one text in one batch."""
-        pending = []
+        pending, keys = [], {}
         for i, payload in enumerate(payloads):
             try:
-                found = self.cache.get(self.key(payload))
+                keys[i] = self.key(payload)
+                found = self.cache.get(keys[i])
             except KokoroError as exc:
                 yield i, exc
                 continue
@@ -151,7 +152,7 @@ class ClipMaker:
             batch = [{**payloads[i], "split_sentences": True} for i in pending]
             for j, result in self.backend.run_many(batch, should_stop):
                 i = pending[j]
-                yield i, result if isinstance(result, KokoroError) else self._keep(self.key(payloads[i]), result)
+                yield i, result if isinstance(result, KokoroError) else self._keep(keys[i], result)
             return
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="clip") as pool:
             todo = iter(pending)

@@ -19,7 +19,7 @@ import spaces
 
 from worker import audio
 from worker.catalog import Catalog, default_catalog
-from worker.engine import Engine, default_device
+from worker.engine import Engine, default_device, shared_text
 from worker.errors import KokoroError
 from worker.request import SynthesisRequest, parse_request
 from worker.settings import env_flag
@@ -161,8 +161,7 @@ class LocalBackend:
             except KokoroError as exc:
                 yield i, exc
                 continue
-            key = (request.text, request.language, request.model, request.split_sentences)
-            groups.setdefault(key, []).append((i, request))
+            groups.setdefault(shared_text(request), []).append((i, request))
         for members in groups.values():
             if should_stop():
                 raise Stopped("Stopped.")

@@ -221,8 +221,7 @@ class Engine:
         padded forward pass (worker.batching). The requests must share text, language, model and
         sentence splitting; speeds and voices may differ. Same audio as synthesize, one by one."""
         first = requests[0]
-        same = {(r.text, r.language, r.model, r.split_sentences) for r in requests}
-        if len(same) > 1:
+        if len({shared_text(r) for r in requests}) > 1:
             raise ValueError("synthesize_many takes requests that differ only in voice and speed")
         started = time.perf_counter()
         chunks = list(self.plan(first))
@@ -241,6 +240,11 @@ class Engine:
         memory.release()
         elapsed = (time.perf_counter() - started) / len(requests)  # each voice's share
         return [_finished(r, p, elapsed) for r, p in zip(requests, pieces)]
+
+
+def shared_text(request: SynthesisRequest) -> tuple:
+    """What requests must share to be spoken together by synthesize_many (one G2P, one batch)."""
+    return request.text, request.language, request.model, request.split_sentences
 
 
 BATCH_MAX = 16  # voices per forward pass: bounds the padded batch's memory on long chunks

@@ -60,3 +60,18 @@ def test_plan_is_lazy_first_chunk_needs_one_sentence_of_g2p():
 @pytest.mark.parametrize("text", ["", "   ", "\n\n"])
 def test_nothing_to_say_gives_no_chunks(text):
     assert list(plan(text, chars)) == []
+
+
+def test_each_chunk_knows_the_break_before_it():
+    text = "One, two. Three!\n\nFour five; six.\nSeven"
+    split = [(c.text, c.break_before) for c in plan(text, chars)]
+    assert split == [("One, two.", ""), ("Three!", "sentence"), ("Four five; six.", "paragraph"),
+                     ("Seven", "sentence")]
+    packed = [(c.text, c.break_before) for c in plan(text, chars, split_sentences=False)]
+    # A paragraph starts a new chunk in both modes, so its pause is the same.
+    assert packed == [("One, two. Three!", ""), ("Four five; six. Seven", "paragraph")]
+
+
+def test_cut_spans_record_a_clause_or_word_break():
+    breaks = [c.break_before for c in plan("aaaa bbbb, cccc dddd eeee. ffff", chars, limit=10)]
+    assert breaks == ["", "clause", "word", "sentence"]

@@ -136,3 +136,50 @@ def test_device_is_cpu_without_cuda(engine, monkeypatch):
     assert engine.device == ("cuda" if torch.cuda.is_available() else "cpu")
     monkeypatch.setenv("KOKORO_DEVICE", "cpu")
     assert Engine(engine.catalog).device == "cpu"
+
+
+def test_a_g2p_that_drops_text_makes_the_job_say_so(engine, catalog, monkeypatch):
+    from worker import engine as engine_module
+
+    real = engine_module.g2p.phonemizer
+
+    def dropping(code, zh_version=None):
+        g2p = real(code, zh_version)
+        return lambda text: g2p(text.split(",")[0])  # loses everything after the first comma
+
+    monkeypatch.setattr(engine_module.g2p, "phonemizer", dropping)
+    text = "Short one. Here we go, and this whole clause would be lost without a word."
+    result = engine.synthesize(parse_request({"text": text}, catalog))
+    assert result.notes == ['Note: chunk 2 ("Here we go, and this whole clause would…") got fewer '
+                            "phonemes than its text needs; part of it may not have been spoken."]
+    streamed = list(engine.stream(parse_request({"text": text}, catalog)))
+    assert [bool(c.note) for c in streamed] == [False, True]
+
+
+def test_an_honest_g2p_raises_no_note(engine, catalog):
+    text = "Short one. Here we go, and this whole clause is spoken in full, every word of it."
+    assert engine.synthesize(parse_request({"text": text}, catalog)).notes == []
+
+
+def test_a_g2p_failure_quotes_the_text_it_failed_on(engine, catalog, monkeypatch):
+    from worker import engine as engine_module
+
+    def failing(code, zh_version=None):
+        def g2p(text):
+            raise KeyError("10")
+        return g2p
+
+    monkeypatch.setattr(engine_module.g2p, "phonemizer", failing)
+    with pytest.raises(InputError, match=r'The Japanese G2P could not read "番号は" \(KeyError\)'):
+        engine.synthesize(parse_request({"text": "番号は", "voice": "jf_alpha", "language": "ja"}, catalog))
+
+
+def test_joins_hold_the_pause_the_text_asks_for(engine, catalog):
+    from worker.audio import PAUSE_S
+
+    text = "First sentence here, with a clause.\n\nA new paragraph starts. And ends."
+    chunks = list(engine.stream(parse_request({"text": text}, catalog)))
+    assert [c.pause_s for c in chunks] == [0.0, PAUSE_S["paragraph"], PAUSE_S["sentence"]]
+    for chunk in chunks:
+        lead = int(chunk.pause_s * SAMPLE_RATE)
+        assert not chunk.audio[:lead].any()

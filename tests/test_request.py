@@ -26,6 +26,22 @@ def test_blend_weights_are_normalised(catalog):
     assert [w for _, w in voices] == [0.5, 0.5]
 
 
+@pytest.mark.parametrize("spec, expected", [
+    ("af_heart:1e308,af_bella:1e308", [0.5, 0.5]),  # the sum overflowed to inf: weights 0, 0
+    ("af_heart:1e308,af_bella:3e307", [0.769231, 0.230769]),
+    ("af_heart:5e-324,af_bella:5e-324", [0.5, 0.5]),  # the smallest positive doubles
+])
+def test_blend_weights_never_overflow_to_silence(catalog, spec, expected):
+    assert [round(w, 6) for _, w in parse_voice(spec, catalog)] == expected
+
+
+def test_control_characters_are_removed_with_a_note(catalog):
+    req = parse_request({"text": "Hello world\u0000 this must be spoken too.\u200b"}, catalog)
+    assert req.text == "Hello world  this must be spoken too."
+    assert req.notes == ["Note: 2 control or invisible characters were left out of the text "
+                         "(they cannot be spoken)."]
+
+
 def test_language_aliases_and_case(catalog):
     assert parse_request({"text": "Salut", "voice": "ff_siwis", "language": "fr-fr"}, catalog).language == "fr"
     assert parse_request({"text": "Hi", "language": "EN-GB", "voice": "bf_emma"}, catalog).language == "en-gb"
@@ -41,6 +57,8 @@ BAD = [
     ({}, "'text' is required"),
     ({"text": ""}, "'text' is empty"),
     ({"text": "   \n"}, "'text' is empty"),
+    ({"text": "\u0000\u200b"}, "'text' is empty"),
+    ({"text": "Hi \ud83d there"}, "'text' holds an invalid character at position 3: a lone UTF-16 surrogate"),
     ({"text": 42}, "'text' must be a string, not a number"),
     ({"text": ["a"]}, "'text' must be a string, not a list"),
     ({"text": "hi", "voice": "af_hart"}, "Unknown voice 'af_hart'. Did you mean af_heart"),

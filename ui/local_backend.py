@@ -28,7 +28,6 @@ from ui.events import Event, Finished, Piece, Status, StopCheck, Stopped, Tick
 
 TICK_S = 0.2  # how often a waiting local run looks up: Stop reacts within this
 JOIN_S = 60.0  # longest wait for the chunk in progress when a run ends early
-_GAP = np.zeros(int(audio.GAP_S * audio.SAMPLE_RATE), dtype=np.float32)
 
 _engine: Engine | None = None
 _engine_lock = threading.Lock()
@@ -116,6 +115,7 @@ class LocalBackend:
         producer.start()
         spoken: list[np.ndarray] = []
         chunks: list[dict] = []
+        notes = list(request.notes)
         try:
             while True:
                 if should_stop():
@@ -136,20 +136,21 @@ class LocalBackend:
                 spoken.append(value.audio)
                 chunks.append({"text": value.text, "phonemes": value.phonemes,
                                "duration_s": round(value.duration_s, 3)})
+                if value.note:
+                    notes.append(value.note)
                 total = max(total, value.index + 1)
-                gap_first = value.audio if value.index == 0 else np.concatenate([_GAP, value.audio])
-                yield Piece(value.index, total, gap_first)
+                yield Piece(value.index, total, value.audio)  # the pause before it included
         finally:
             # The synthesis thread stops after its current chunk; waiting for it means no model
             # call outlives its run (a torch call cut off at interpreter exit aborts the process).
             halt.set()
             producer.join(JOIN_S)
-        joined = audio.join(spoken)  # the same join the worker uses: 5 ms fades, 50 ms gaps
+        joined = audio.join(spoken)  # the same join the worker uses: trimmed chunks, paced pauses
         yield Finished(
             data=audio.encode(joined, request.format), format=request.format,
             language=request.language, voice=request.voice_spec, model=request.model,
             duration_s=len(joined) / audio.SAMPLE_RATE, synthesis_s=busy,
-            chunks=chunks, notes=request.notes)
+            chunks=chunks, notes=notes)
 
     def run_many(self, payloads: list[dict], should_stop: StopCheck) -> Iterator[tuple[int, Finished | KokoroError]]:
         """Whole clips for many payloads: those sharing text, language and model are spoken
@@ -180,4 +181,4 @@ def _finished(request: SynthesisRequest, synthesis) -> Finished:
     return Finished(
         data=synthesis.encode(request.format), format=request.format, language=request.language,
         voice=request.voice_spec, model=request.model, duration_s=synthesis.duration_s,
-        synthesis_s=synthesis.elapsed_s, chunks=synthesis.chunks, notes=request.notes)
+        synthesis_s=synthesis.elapsed_s, chunks=synthesis.chunks, notes=synthesis.notes)

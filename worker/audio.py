@@ -1,4 +1,10 @@
-"""Audio helpers: join chunk audio without clicks, and encode it to a file format.
+"""Audio helpers: pace chunk audio (trim the model's own edge silence, put back a pause chosen
+by the text), join it without clicks, and encode it to a file format.
+
+Kokoro pads every utterance with silence (about 0.3 s before and 0.7 s after), so joining chunks
+as they come made every chunk join a second-long hole while a sentence end inside one chunk is
+about half that: the same text sounded halting or not depending on how it was chunked. Each chunk
+is therefore trimmed to its speech and preceded by `PAUSE_S[break]`, the pause its text asks for.
 
 soundfile (libsndfile) writes WAV, FLAC, MP3 and Ogg/Opus itself, so no ffmpeg is needed.
 """
@@ -12,7 +18,12 @@ import soundfile as sf
 
 SAMPLE_RATE = 24_000
 FADE_S = 0.005  # long enough to hide a step at a chunk edge, far too short to hear as a fade
-GAP_S = 0.05  # a breath between chunks; chunks end on sentence or clause boundaries
+
+# The pause before a chunk, by the break the text makes there (chunking.BREAKS).
+PAUSE_S = {"": 0.0, "word": 0.05, "clause": 0.2, "sentence": 0.4, "paragraph": 0.8}
+TRIM_FRAME_S = 0.01
+TRIM_DB = 40.0  # a frame this far below the chunk's loudest frame counts as silence
+TRIM_KEEP_S = (0.04, 0.08)  # silence kept before / after the speech: onsets and tails are quiet
 
 # format -> (soundfile container, subtype, MIME type)
 _FORMATS = {
@@ -38,17 +49,36 @@ def smooth_edges(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarra
     return audio
 
 
-def join(chunks: list[np.ndarray], sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Concatenate already-smoothed chunks with a short silence between them."""
+def speech_bounds(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[int, int]:
+    """(start, end) sample indices of the speech in `audio`, edge silence excluded but
+    TRIM_KEEP_S of it kept on each side. The whole clip when nothing stands out."""
+    frame = max(1, int(TRIM_FRAME_S * sample_rate))
+    n = len(audio) // frame
+    if n == 0:
+        return 0, len(audio)
+    rms = np.sqrt(np.mean(np.square(audio[:n * frame].reshape(n, frame), dtype=np.float64), axis=1))
+    loud = np.flatnonzero(rms > rms.max() * 10 ** (-TRIM_DB / 20))
+    if rms.max() == 0 or len(loud) == 0:
+        return 0, len(audio)
+    start = max(0, loud[0] * frame - int(TRIM_KEEP_S[0] * sample_rate))
+    end = min(len(audio), (loud[-1] + 1) * frame + int(TRIM_KEEP_S[1] * sample_rate))
+    return start, end
+
+
+def paced(audio: np.ndarray, break_before: str, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:
+    """A chunk ready to be appended: its speech trimmed of the model's edge silence, faded at the
+    edges, after the pause its break asks for. Also returns that pause in seconds."""
+    start, end = speech_bounds(audio, sample_rate)
+    pause_s = PAUSE_S[break_before]
+    pause = np.zeros(int(round(pause_s * sample_rate)), dtype=np.float32)
+    return np.concatenate([pause, smooth_edges(audio[start:end], sample_rate)]), pause_s
+
+
+def join(chunks: list[np.ndarray]) -> np.ndarray:
+    """The paced chunks (each already holding the pause before it) one after another."""
     if not chunks:
         return np.zeros(0, dtype=np.float32)
-    gap = np.zeros(int(GAP_S * sample_rate), dtype=np.float32)
-    parts: list[np.ndarray] = []
-    for i, chunk in enumerate(chunks):
-        if i:
-            parts.append(gap)
-        parts.append(np.asarray(chunk, dtype=np.float32))
-    return np.concatenate(parts)
+    return np.concatenate([np.asarray(chunk, dtype=np.float32) for chunk in chunks])
 
 
 def encode(audio: np.ndarray, fmt: str = "wav", sample_rate: int = SAMPLE_RATE) -> bytes:

@@ -3,6 +3,10 @@
 Works lazily (a generator), so the first chunk of a very long text is ready after one sentence
 of G2P, not after all of it. Sentence ends include the CJK 。！？ and the Devanagari danda,
 which kokoro's own splitter for non-English text does not know.
+
+Each chunk records what kind of break comes before it (`BREAKS`: a paragraph, a sentence end, a
+clause mark, or only a word boundary where an over-long span had to be cut), so the engine can
+put back a pause chosen by the text, not by where the chunks happen to fall.
 """
 
 from __future__ import annotations
@@ -21,28 +25,48 @@ _SENTENCE_END = re.compile(
     r"[.!?…]+[\"'”’)\]]*(?=\s|$)|[。！？．!?।॥]+[」』”’）)\]\"']*|\n+"
 )
 _CLAUSE_BREAK = re.compile(r"[,;:，、；：—–]\s*")
+_CLAUSE_END = re.compile(r"[,;:，、；：—–]$")
 _SPACE = re.compile(r"\s+")
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
 
 G2P = Callable[[str], str]
+
+# The kinds of break before a chunk, weakest first. "" is the start of the text.
+BREAKS = ("", "word", "clause", "sentence", "paragraph")
 
 
 @dataclass(frozen=True)
 class Chunk:
     text: str
     phonemes: str
+    break_before: str = ""  # one of BREAKS
+
+
+def _sentence_spans(text: str) -> Iterator[tuple[str, bool]]:
+    """(sentence, starts a paragraph) for each sentence of `text`: a paragraph starts after a
+    blank line."""
+    start = 0
+    last_end = 0  # where the previous sentence's own text ended
+    for end in [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text)]:
+        raw = text[start:end]
+        piece = raw.strip()
+        if piece:
+            begins = start + (len(raw) - len(raw.lstrip()))
+            yield piece, bool(_BLANK_LINE.search(text, last_end, begins))
+            last_end = begins + len(piece)
+        start = end
 
 
 def sentences(text: str) -> Iterator[str]:
     """The sentences of `text`, stripped, in order; lazily."""
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        piece = text[start:match.end()].strip()
-        if piece:
-            yield piece
-        start = match.end()
-    tail = text[start:].strip()
-    if tail:
-        yield tail
+    for sentence, _ in _sentence_spans(text):
+        yield sentence
+
+
+def _break_after(piece: Chunk, sentence_end: bool) -> str:
+    if sentence_end:
+        return "sentence"
+    return "clause" if _CLAUSE_END.search(piece.text) else "word"
 
 
 def _split_point(text: str) -> int:
@@ -72,16 +96,25 @@ def bounded(text: str, g2p: G2P, limit: int = MAX_PHONEMES) -> list[Chunk]:
 def plan(text: str, g2p: G2P, split_sentences: bool = True,
          limit: int = MAX_PHONEMES) -> Iterator[Chunk]:
     """Chunks for the whole text, lazily. With split_sentences each sentence is its own chunk;
-    without, consecutive sentences share a chunk as far as the phoneme context allows."""
+    without, consecutive sentences of a paragraph share a chunk as far as the phoneme context
+    allows."""
     pending: Chunk | None = None
-    for sentence in sentences(text):
-        for piece in bounded(sentence, g2p, limit):
+    before = ""  # the break before the next piece; nothing before the first one
+    for sentence, new_paragraph in _sentence_spans(text):
+        pieces = bounded(sentence, g2p, limit)
+        for number, piece in enumerate(pieces):
+            if before and number == 0 and new_paragraph:
+                before = "paragraph"
+            piece = Chunk(piece.text, piece.phonemes, before)
+            before = _break_after(piece, sentence_end=number == len(pieces) - 1)
             if split_sentences:
                 yield piece
             elif pending is None:
                 pending = piece
-            elif len(pending.phonemes) + 1 + len(piece.phonemes) <= limit:
-                pending = Chunk(f"{pending.text} {piece.text}", f"{pending.phonemes} {piece.phonemes}")
+            # A paragraph always starts a chunk, so its pause is the same in both modes.
+            elif piece.break_before != "paragraph" and len(pending.phonemes) + 1 + len(piece.phonemes) <= limit:
+                pending = Chunk(f"{pending.text} {piece.text}", f"{pending.phonemes} {piece.phonemes}",
+                                pending.break_before)
             else:
                 yield pending
                 pending = piece

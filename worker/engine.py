@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from worker import audio, batching, chunking, g2p, memory
+from worker import audio, batching, chunking, g2p, memory, normalize
 from worker.catalog import Catalog, default_catalog
-from worker.errors import InputError, ModelUnavailableError
+from worker.errors import InputError, KokoroError, ModelUnavailableError
 from worker.request import SynthesisRequest
 
 log = logging.getLogger("kokoro.engine")
@@ -47,7 +47,9 @@ class SpokenChunk:
     index: int
     text: str
     phonemes: str
-    audio: np.ndarray  # float32, edges smoothed for joining
+    audio: np.ndarray  # float32: the pause before the chunk, then its trimmed speech
+    pause_s: float = 0.0  # the pause at the start of `audio`
+    note: str = ""  # set when G2P gave implausibly few phonemes for the text
 
     @property
     def duration_s(self) -> float:
@@ -148,9 +150,23 @@ class Engine:
         return torch.stack([self._pack(v.id) * weight for v, weight in request.voices]).sum(dim=0)
 
     def phonemizer(self, request: SynthesisRequest) -> g2p.G2P:
-        code = self.catalog.languages[request.language].kokoro_code
+        """The request's G2P, fed text reshaped so nothing is cut (normalize.for_g2p); a G2P
+        that fails on some text becomes an InputError quoting that text."""
+        language = self.catalog.languages[request.language]
         zh_version = "1.1" if request.model == "v1.1-zh" else None
-        return g2p.phonemizer(code, zh_version if code == "z" else None)
+        base = g2p.phonemizer(language.kokoro_code, zh_version if language.kokoro_code == "z" else None)
+
+        def run(text: str) -> str:
+            try:
+                return base(normalize.for_g2p(text))
+            except KokoroError:
+                raise
+            except Exception as exc:
+                log.warning("G2P failed on %r", text[:200], exc_info=True)
+                raise InputError(f"The {language.name} G2P could not read \"{_snippet(text)}\" "
+                                 f"({exc.__class__.__name__}); rephrase or spell out that part.") from None
+
+        return run
 
     def warm_up(self, models: list[str] | None = None) -> None:
         """Load models and run one short utterance each, so the first real job is not slow."""
@@ -171,7 +187,17 @@ class Engine:
         kmodel = self.model(request.model)
         with torch.inference_mode():
             wave = kmodel(chunk.phonemes, self._style(request, chunk), self._speed(request, chunk))
-        return _spoken(index, chunk, wave)
+        return _spoken(index, chunk, wave, self._check(request, index, chunk))
+
+    def _check(self, request: SynthesisRequest, index: int, chunk: chunking.Chunk) -> str:
+        """A note when the chunk's phonemes are too few for its text: the guard that catches a
+        G2P dropping text in a way normalize does not know about yet."""
+        code = self.catalog.languages[request.language].kokoro_code
+        if not normalize.looks_truncated(chunk.text, chunk.phonemes, code):
+            return ""
+        log.warning("Chunk %d: %d phonemes for %r", index + 1, len(chunk.phonemes), chunk.text[:200])
+        return (f"Note: chunk {index + 1} (\"{_snippet(chunk.text)}\") got fewer phonemes than its "
+                "text needs; part of it may not have been spoken.")
 
     def _style(self, request: SynthesisRequest, chunk: chunking.Chunk) -> torch.Tensor:
         # A pack row is the style for an utterance of that many phonemes (kokoro's own rule).
@@ -230,13 +256,14 @@ class Engine:
         kmodel = self.model(first.model)
         pieces: list[list[SpokenChunk]] = [[] for _ in requests]
         for index, chunk in enumerate(chunks):
+            note = self._check(first, index, chunk)  # same text and language for every voice
             for lo in range(0, len(requests), BATCH_MAX):
                 group = requests[lo:lo + BATCH_MAX]
                 styles = torch.cat([self._style(r, chunk) for r in group])
                 waves = batching.forward_many(kmodel, chunk.phonemes, styles,
                                               [self._speed(r, chunk) for r in group])
                 for offset, wave in enumerate(waves):
-                    pieces[lo + offset].append(_spoken(index, chunk, wave))
+                    pieces[lo + offset].append(_spoken(index, chunk, wave, note))
         memory.release()
         elapsed = (time.perf_counter() - started) / len(requests)  # each voice's share
         return [_finished(r, p, elapsed) for r, p in zip(requests, pieces)]
@@ -250,9 +277,15 @@ def shared_text(request: SynthesisRequest) -> tuple:
 BATCH_MAX = 16  # voices per forward pass: bounds the padded batch's memory on long chunks
 
 
-def _spoken(index: int, chunk: chunking.Chunk, wave: torch.Tensor) -> SpokenChunk:
+def _spoken(index: int, chunk: chunking.Chunk, wave: torch.Tensor, note: str = "") -> SpokenChunk:
     samples = wave.detach().float().cpu().numpy().reshape(-1)
-    return SpokenChunk(index, chunk.text, chunk.phonemes, audio.smooth_edges(samples))
+    paced, pause_s = audio.paced(samples, chunk.break_before)
+    return SpokenChunk(index, chunk.text, chunk.phonemes, paced, pause_s, note)
+
+
+def _snippet(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _finished(request: SynthesisRequest, pieces: list[SpokenChunk], elapsed_s: float) -> Synthesis:
@@ -265,7 +298,7 @@ def _finished(request: SynthesisRequest, pieces: list[SpokenChunk], elapsed_s: f
         language=request.language,
         chunks=[{"text": p.text, "phonemes": p.phonemes, "duration_s": round(p.duration_s, 3)}
                 for p in pieces],
-        notes=request.notes,
+        notes=request.notes + [p.note for p in pieces if p.note],
         elapsed_s=elapsed_s,
     )
 

@@ -108,6 +108,7 @@ def stream_handler(job: dict):
                 "format": request.format,
                 "sample_rate": SAMPLE_RATE,
                 "duration_s": round(chunk.duration_s, 3),
+                **({"note": chunk.note} if chunk.note else {}),
             }
     except KokoroError as exc:
         yield {"error": str(exc)}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from worker.catalog import Catalog, Voice
 from worker.errors import InputError
+from worker.normalize import clean
 
 FORMATS = ("wav", "flac", "mp3", "ogg")
 SPEED_MIN, SPEED_MAX = 0.5, 2.0
@@ -35,6 +36,7 @@ class SynthesisRequest:
     speed: float = 1.0
     split_sentences: bool = True
     format: str = "wav"
+    removed_chars: int = 0  # control and invisible characters `clean` took out of the text
 
     @property
     def model(self) -> str:
@@ -50,12 +52,17 @@ class SynthesisRequest:
     @property
     def notes(self) -> list[str]:
         """Things worth telling the user about a valid request."""
+        notes = []
         own = {v.language for v, _ in self.voices}
         if self.language not in own:
             ids = ", ".join(v.id for v, _ in self.voices)
-            return [f"Note: {ids} ({'/'.join(sorted(own))} voice) reads {self.language} text; "
-                    "pronunciation follows the language, the accent may not."]
-        return []
+            notes.append(f"Note: {ids} ({'/'.join(sorted(own))} voice) reads {self.language} text; "
+                         "pronunciation follows the language, the accent may not.")
+        if self.removed_chars:
+            n = self.removed_chars
+            notes.append(f"Note: {n} control or invisible character{'s were' if n > 1 else ' was'} "
+                         "left out of the text (they cannot be spoken).")
+        return notes
 
 
 def _type_name(value: object) -> str:
@@ -96,8 +103,12 @@ def parse_voice(spec: object, catalog: Catalog) -> tuple[tuple[Voice, float], ..
                          f"this one mixes {' and '.join(sorted(models))}.")
     if len({v.id for v, _ in parts}) != len(parts):
         raise InputError("A voice blend names the same voice twice.")
-    total = sum(w for _, w in parts)
-    return tuple((v, w / total) for v, w in parts)
+    # Scale by the largest weight first: 1e308 + 1e308 would overflow to inf and turn every
+    # weight into 0 (a silent blend); ratios are all that matter.
+    largest = max(w for _, w in parts)
+    scaled = [(v, w / largest) for v, w in parts]
+    total = sum(w for _, w in scaled)
+    return tuple((v, w / total) for v, w in scaled)
 
 
 def parse_request(raw: object, catalog: Catalog) -> SynthesisRequest:
@@ -114,6 +125,7 @@ def parse_request(raw: object, catalog: Catalog) -> SynthesisRequest:
         raise InputError("'text' is required.")
     if not isinstance(text, str):
         raise InputError(f"'text' must be a string, not {_type_name(text)}.")
+    text, removed = clean(text)
     if not text.strip():
         raise InputError("'text' is empty; give some text to speak.")
     limit = max_text_chars()
@@ -151,4 +163,4 @@ def parse_request(raw: object, catalog: Catalog) -> SynthesisRequest:
         raise InputError(f"Unknown format '{shown}'; use one of {', '.join(FORMATS)}.")
 
     return SynthesisRequest(text=text, voices=voices, language=language, speed=float(speed),
-                            split_sentences=split, format=fmt.strip().lower())
+                            split_sentences=split, format=fmt.strip().lower(), removed_chars=removed)

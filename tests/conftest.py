@@ -1,8 +1,12 @@
-"""Test isolation and the stand-in model cache.
+"""Test isolation, the stand-in model cache and the real-speech tier's fixtures.
 
 HF_HOME and HF_HUB_OFFLINE are set before anything imports huggingface_hub (it reads them at
 import), so the engine's real loading code runs against a temporary cache of stand-in weights.
 Set KOKORO_TEST_HF_HOME to a folder to keep that cache between runs.
+
+The real-speech tier (marker real_weights) builds the real Kokoro v1.0 weights into a second HF
+cache under KOKORO_REAL_CACHE (default ~/.cache/kokoro-realspeech, kept between runs) and hears
+the audio with an offline Whisper; it skips with one reason where its packages are missing.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 import pytest
 
 _KEEP = os.environ.get("KOKORO_TEST_HF_HOME")
+_REAL_CACHE = os.environ.get("KOKORO_REAL_CACHE")  # read now: the autouse fixture clears KOKORO_*
 HF_HOME = Path(_KEEP or tempfile.mkdtemp(prefix="kokoro-test-hf-"))
 os.environ["HF_HOME"] = str(HF_HOME)
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -59,6 +64,43 @@ def catalog():
     from worker.catalog import default_catalog
 
     return default_catalog()
+
+
+# Catalog ids that tests use as "a real voice": copies of a real pack (only five exist offline).
+REAL_EXTRA_VOICES = {"af_heart": "jf_alpha", "af_bella": "jm_kumo"}
+
+
+@pytest.fixture(scope="session")
+def real_hf_home() -> Path:
+    """An HF_HOME holding the real Kokoro v1.0 weights and voices (built once per machine)."""
+    from tests.realspeech.weights import RealWeightsUnavailable, build_real_cache, default_cache_dir
+
+    home = Path(_REAL_CACHE or default_cache_dir()) / "hf"
+    try:
+        build_real_cache(home, extra_voices=REAL_EXTRA_VOICES)
+    except RealWeightsUnavailable as exc:
+        pytest.skip(f"real-speech tier not installed: {exc}")
+    return home
+
+
+@pytest.fixture(scope="session")
+def real_engine(real_hf_home):
+    """An engine on the real weights (the stand-in engine keeps the process's default cache)."""
+    from worker.engine import Engine
+
+    return Engine(cache_dir=real_hf_home / "hub")
+
+
+@pytest.fixture(scope="session")
+def recogniser(real_hf_home):
+    """Whisper base, offline, on the CPU."""
+    from tests.realspeech.listen import Recogniser
+    from tests.realspeech.weights import RealWeightsUnavailable, default_cache_dir, whisper_model_dir
+
+    try:
+        return Recogniser(whisper_model_dir(Path(_REAL_CACHE or default_cache_dir())))
+    except RealWeightsUnavailable as exc:
+        pytest.skip(f"real-speech tier not installed: {exc}")
 
 
 @pytest.fixture(scope="module")

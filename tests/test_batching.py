@@ -49,7 +49,7 @@ def _worst(batched, alone) -> float:
 
 def test_each_voice_gets_the_audio_of_its_own_forward(engine, catalog, fixed_source):
     kmodel, phonemes, rows = _inputs(engine, catalog)
-    batched = batching.forward_many(kmodel, phonemes, torch.cat(rows), SPEEDS)
+    batched = batching.forward_many(kmodel, phonemes, torch.cat(rows), SPEEDS, exact_speed=False)
     alone = _unbatched(kmodel, phonemes, rows, SPEEDS)
     assert len({len(a) for a in alone}) > 1  # the batch really was padded
     assert _worst(batched, alone) < 1e-4
@@ -63,7 +63,7 @@ def test_the_comparison_catches_padding_that_leaks(engine, catalog, fixed_source
 
     monkeypatch.setattr(batching, "_adain", padded_norm)
     kmodel, phonemes, rows = _inputs(engine, catalog)
-    batched = batching.forward_many(kmodel, phonemes, torch.cat(rows), SPEEDS)
+    batched = batching.forward_many(kmodel, phonemes, torch.cat(rows), SPEEDS, exact_speed=False)
     alone = _unbatched(kmodel, phonemes, rows, SPEEDS)
     assert _worst(batched, alone) > 1e-2
 
@@ -106,3 +106,16 @@ def test_blends_and_more_voices_than_one_batch(engine, catalog, fixed_source, mo
     assert calls == [2, 1]
     alone = engine.synthesize(requests[1])
     assert np.abs(results[1].audio - alone.audio).max() < 1e-4 * np.abs(alone.audio).max()
+
+
+def test_scaled_durations_follow_the_speed_exactly():
+    generator = torch.Generator().manual_seed(0)
+    duration = (0.6 + 3 * torch.rand(80, generator=generator)).expand(3, -1)  # many short tokens
+    speeds = torch.tensor([1.0, 1.25, 0.8])
+    frames = batching.scaled_durations(duration, speeds)
+    kokoro = torch.round(duration / speeds[:, None]).clamp(min=1)
+    assert torch.equal(frames[0], kokoro[0].long())  # speed 1: kokoro's own rounding
+    base = int(kokoro[0].sum())
+    assert [int(f.sum()) for f in frames] == [base, round(base / 1.25), round(base / 0.8)]
+    assert abs(float(kokoro[1].sum()) / base - 0.8) > 0.025  # kokoro's rounding: 0.83 here
+    assert int(frames.min()) >= 1 and int((frames - kokoro).abs().max()) <= 1

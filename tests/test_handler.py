@@ -3,19 +3,15 @@
 import base64
 import io
 import json
-import socket
 import subprocess
-import sys
-import time
 
 import pytest
-import requests
 import soundfile as sf
 
 from tests.conftest import REPO, worker_env
+from tests.helpers_worker import local_api as start_local_api
+from tests.helpers_worker import run_test_input, runsync
 from worker import handler as worker_handler
-
-HANDLER = str(REPO / "worker" / "handler.py")
 DOC_EXAMPLE = {"text": "你好，世界！这是一个语音合成测试。", "voice": "af_heart", "language": "zh",
                "speed": 1.0, "split_sentences": True}
 
@@ -88,9 +84,7 @@ def test_stream_handler_yields_each_chunk(direct):
 # --- through the real SDK ------------------------------------------------------------------
 
 def _run_test_input(payload: dict, tmp_path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, HANDLER, "--test_input", json.dumps({"input": payload})],
-                          env=worker_env(KOKORO_MODELS="v1.0"), cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300)
+    return run_test_input(payload, tmp_path, worker_env(KOKORO_MODELS="v1.0"))
 
 
 def test_test_input_runs_the_document_example(standin_hf_home, tmp_path):
@@ -102,48 +96,11 @@ def test_test_input_runs_the_document_example(standin_hf_home, tmp_path):
     assert "it cannot read 'ja'" in bad.stdout + bad.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def local_api(standin_hf_home, tmp_path_factory):
     """`python worker/handler.py --rp_serve_api`: the SDK's own local server, warm-up included."""
-    port = _free_port()
-    cwd = tmp_path_factory.mktemp("api")
-    log = open(cwd / "worker.log", "w")
-    proc = subprocess.Popen([sys.executable, HANDLER, "--rp_serve_api", "--rp_api_port", str(port),
-                             "--rp_api_host", "127.0.0.1"], env=worker_env(), cwd=cwd, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        try:
-            requests.post(f"{url}/runsync", json={"input": {"text": "warm"}}, timeout=120)
-            break
-        except requests.ConnectionError:
-            assert proc.poll() is None, (cwd / "worker.log").read_text()[-3000:]
-            time.sleep(1)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
-
-
-def runsync(url: str, payload) -> dict:
-    response = requests.post(f"{url}/runsync", json={"input": payload}, timeout=900)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def test_local_api_document_example(local_api):
-    job = runsync(local_api, DOC_EXAMPLE)
-    assert job["status"] == "COMPLETED", job
-    audio, rate = _decode(job["output"])
-    assert rate == 24_000 and len(audio) > rate
-    assert job["output"]["language"] == "zh"
+    with start_local_api(tmp_path_factory.mktemp("api"), worker_env()) as url:
+        yield url
 
 
 @pytest.mark.parametrize("payload, message", [

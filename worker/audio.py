@@ -19,8 +19,9 @@ import soundfile as sf
 SAMPLE_RATE = 24_000
 FADE_S = 0.005  # long enough to hide a step at a chunk edge, far too short to hear as a fade
 
-# The pause before a chunk, by the break the text makes there (chunking.BREAKS).
-PAUSE_S = {"": 0.0, "word": 0.05, "clause": 0.2, "sentence": 0.4, "paragraph": 0.8}
+# The pause before a chunk at speed 1, by the break the text makes there (chunking.BREAKS); the
+# trim keeps TRIM_KEEP_S of the model's own silence on top (0.12 s in all).
+PAUSE_S = {"": 0.0, "word": 0.0, "clause": 0.15, "sentence": 0.3, "paragraph": 0.7}
 TRIM_FRAME_S = 0.01
 TRIM_DB = 40.0  # a frame this far below the chunk's loudest frame counts as silence
 TRIM_KEEP_S = (0.04, 0.08)  # silence kept before / after the speech: onsets and tails are quiet
@@ -65,11 +66,13 @@ def speech_bounds(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[in
     return start, end
 
 
-def paced(audio: np.ndarray, break_before: str, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:
+def paced(audio: np.ndarray, break_before: str, speed: float = 1.0,
+          sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:
     """A chunk ready to be appended: its speech trimmed of the model's edge silence, faded at the
-    edges, after the pause its break asks for. Also returns that pause in seconds."""
+    edges, after the pause its break asks for (shorter when reading faster). Also returns that
+    pause in seconds."""
     start, end = speech_bounds(audio, sample_rate)
-    pause_s = PAUSE_S[break_before]
+    pause_s = PAUSE_S[break_before] / speed
     pause = np.zeros(int(round(pause_s * sample_rate)), dtype=np.float32)
     return np.concatenate([pause, smooth_edges(audio[start:end], sample_rate)]), pause_s
 

@@ -17,9 +17,35 @@ import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
+def scaled_durations(duration: torch.Tensor, speeds: torch.Tensor) -> torch.Tensor:
+    """Frames per token [B, T] at each row's speed, totalling kokoro's own speed-1 total divided
+    by the speed (rounded). kokoro rounds each token after dividing by the speed and keeps at
+    least one frame, so short tokens cannot shrink: English read at 1.25 lasted 0.84x as long
+    (measured on the real weights), not 0.80x. The frames they cannot give up are taken from the
+    tokens rounded up the most (or, when slower, given to those rounded down the most). At speed 1
+    this is exactly kokoro's rounding."""
+    scaled = duration / speeds[:, None]
+    frames = torch.round(scaled).clamp(min=1)
+    target = torch.round(torch.round(duration).clamp(min=1).sum(dim=-1) / speeds)
+    for b in range(frames.shape[0]):
+        while (excess := int(frames[b].sum() - target[b])) != 0:
+            if excess > 0:  # too long: take a frame from the most over-rounded tokens above one frame
+                slack = torch.where(frames[b] > 1, frames[b] - scaled[b], torch.full_like(scaled[b], -torch.inf))
+                k = min(excess, int((frames[b] > 1).sum()))
+                if k == 0:
+                    break
+                frames[b, torch.topk(slack, k).indices] -= 1
+            else:  # too short: give a frame to the most under-rounded tokens
+                k = min(-excess, frames.shape[1])
+                frames[b, torch.topk(scaled[b] - frames[b], k).indices] += 1
+    return frames.long()
+
+
 @torch.inference_mode()
-def forward_many(kmodel, phonemes: str, styles: torch.Tensor, speeds: list[float]) -> list[torch.Tensor]:
-    """Audio (1-D, on the CPU) for each style row [B, 256] reading `phonemes` at its speed."""
+def forward_many(kmodel, phonemes: str, styles: torch.Tensor, speeds: list[float],
+                 exact_speed: bool = True) -> list[torch.Tensor]:
+    """Audio (1-D, on the CPU) for each style row [B, 256] reading `phonemes` at its speed.
+    exact_speed: durations by `scaled_durations`; False rounds each token as kokoro does."""
     device = kmodel.device
     ids = [i for i in (kmodel.vocab.get(p) for p in phonemes) if i is not None]
     assert len(ids) + 2 <= kmodel.context_length, (len(ids) + 2, kmodel.context_length)
@@ -39,8 +65,11 @@ def forward_many(kmodel, phonemes: str, styles: torch.Tensor, speeds: list[float
     d = pred.text_encoder(d_en.expand(batch, -1, -1), s_pro, one_len.expand(batch), no_pad.expand(batch, -1))
     x, _ = pred.lstm(d)
     duration = torch.sigmoid(pred.duration_proj(x)).sum(dim=-1)
-    duration = duration / torch.tensor(speeds, device=device, dtype=duration.dtype)[:, None]
-    pred_dur = torch.round(duration).clamp(min=1).long()  # [B, T]: frames per token
+    speed = torch.tensor(speeds, device=device, dtype=duration.dtype)
+    if exact_speed:
+        pred_dur = scaled_durations(duration, speed)
+    else:
+        pred_dur = torch.round(duration / speed[:, None]).clamp(min=1).long()  # [B, T]: frames per token
 
     frames = pred_dur.sum(dim=1).tolist()  # each voice's own length
     alignment = torch.zeros((batch, tokens, max(frames)), device=device)

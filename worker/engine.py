@@ -84,9 +84,11 @@ class Synthesis:
 class Engine:
     """Loads models and voices lazily and turns requests into audio. Thread-safe loading."""
 
-    def __init__(self, catalog: Catalog | None = None, device: str | None = None):
+    def __init__(self, catalog: Catalog | None = None, device: str | None = None,
+                 cache_dir: str | os.PathLike | None = None):
         self.catalog = catalog or default_catalog()
         self.device = device or default_device()
+        self.cache_dir = cache_dir  # a hub cache folder; None: huggingface_hub's own ($HF_HOME/hub)
         self._models: dict[str, torch.nn.Module] = {}
         self._packs: dict[str, torch.Tensor] = {}
         self._load_lock = threading.Lock()
@@ -98,7 +100,7 @@ class Engine:
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
         try:
-            return hf_hub_download(repo_id=repo_id, filename=filename)
+            return hf_hub_download(repo_id=repo_id, filename=filename, cache_dir=self.cache_dir)
         except LocalEntryNotFoundError:
             raise ModelUnavailableError(
                 f"{what} ({repo_id}/{filename}) is not in the Hugging Face cache and cannot be "
@@ -185,9 +187,13 @@ class Engine:
 
     def _speak(self, request: SynthesisRequest, index: int, chunk: chunking.Chunk) -> SpokenChunk:
         kmodel = self.model(request.model)
+        speed, style = self._speed(request, chunk), self._style(request, chunk)
         with torch.inference_mode():
-            wave = kmodel(chunk.phonemes, self._style(request, chunk), self._speed(request, chunk))
-        return _spoken(index, chunk, wave, self._check(request, index, chunk))
+            if speed == 1.0:
+                wave = kmodel(chunk.phonemes, style, 1.0)  # kokoro's own forward
+            else:  # the same layers, with durations that follow the speed (batching.scaled_durations)
+                wave = batching.forward_many(kmodel, chunk.phonemes, style, [speed])[0]
+        return _spoken(index, chunk, wave, request.speed, self._check(request, index, chunk))
 
     def _check(self, request: SynthesisRequest, index: int, chunk: chunking.Chunk) -> str:
         """A note when the chunk's phonemes are too few for its text: the guard that catches a
@@ -263,7 +269,7 @@ class Engine:
                 waves = batching.forward_many(kmodel, chunk.phonemes, styles,
                                               [self._speed(r, chunk) for r in group])
                 for offset, wave in enumerate(waves):
-                    pieces[lo + offset].append(_spoken(index, chunk, wave, note))
+                    pieces[lo + offset].append(_spoken(index, chunk, wave, group[offset].speed, note))
         memory.release()
         elapsed = (time.perf_counter() - started) / len(requests)  # each voice's share
         return [_finished(r, p, elapsed) for r, p in zip(requests, pieces)]
@@ -277,9 +283,10 @@ def shared_text(request: SynthesisRequest) -> tuple:
 BATCH_MAX = 16  # voices per forward pass: bounds the padded batch's memory on long chunks
 
 
-def _spoken(index: int, chunk: chunking.Chunk, wave: torch.Tensor, note: str = "") -> SpokenChunk:
+def _spoken(index: int, chunk: chunking.Chunk, wave: torch.Tensor, speed: float,
+            note: str = "") -> SpokenChunk:
     samples = wave.detach().float().cpu().numpy().reshape(-1)
-    paced, pause_s = audio.paced(samples, chunk.break_before)
+    paced, pause_s = audio.paced(samples, chunk.break_before, speed)
     return SpokenChunk(index, chunk.text, chunk.phonemes, paced, pause_s, note)
 
 

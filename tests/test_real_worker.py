@@ -1,0 +1,112 @@
+"""The RunPod worker on real speech: every way it makes audio, heard by an offline Whisper.
+
+Real Kokoro v1.0 weights with the five real Japanese voices (af_heart is a copy of jf_alpha, so
+the default voice is real too). Figures measured on a 2-core machine are beside each limit.
+"""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from tests.conftest import worker_env
+from tests.helpers_worker import local_api, run_test_input, runsync
+from tests.realspeech.hearing import assert_heard, decode
+from tests.realspeech.texts import EN_SHORT, JA_SHORT
+from worker import handler as worker_handler
+from worker.request import parse_request
+
+pytestmark = pytest.mark.real_weights
+
+RECORDER = str(__import__("pathlib").Path(__file__).parent / "fixtures" / "recording_handler.py")
+EN_TWO = "The little boat drifted slowly across the quiet lake. Then the sun went down behind the hills."
+
+
+@pytest.fixture
+def real_handler(real_engine, monkeypatch):
+    """The handler module, in this process, on the real weights."""
+    monkeypatch.setattr(worker_handler, "_engine", real_engine)
+    monkeypatch.setattr(worker_handler.runpod.serverless, "progress_update", lambda job, message: None)
+    return worker_handler
+
+
+def _real_env(real_hf_home, **extra: str) -> dict[str, str]:
+    return worker_env(HF_HOME=str(real_hf_home), KOKORO_MODELS="v1.0", **extra)
+
+
+def test_test_input_speaks_the_words(real_hf_home, recogniser, tmp_path):
+    record = tmp_path / "output.json"
+    payload = {"text": EN_SHORT, "voice": "jf_alpha", "language": "en-us"}
+    done = run_test_input(payload, tmp_path, _real_env(real_hf_home, KOKORO_TEST_RECORD=str(record)),
+                          script=RECORDER)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "completed successfully" in done.stdout + done.stderr
+    audio, _ = decode(json.loads(record.read_text()))
+    assert_heard(recogniser, audio, EN_SHORT, "en")  # measured WER 0.0
+
+
+def test_local_api_speaks_japanese_and_english(real_hf_home, recogniser, tmp_path):
+    with local_api(tmp_path, _real_env(real_hf_home), warm_text="こんにちは") as url:
+        ja = runsync(url, {"text": JA_SHORT, "voice": "jf_nezumi", "language": "ja"})
+        en = runsync(url, {"text": EN_SHORT, "voice": "jm_kumo", "language": "en-us", "format": "mp3"})
+    assert ja["status"] == en["status"] == "COMPLETED"
+    assert_heard(recogniser, decode(ja["output"])[0], JA_SHORT, "ja")  # measured CER 0.0
+    assert_heard(recogniser, decode(en["output"])[0], EN_SHORT, "en")  # measured WER 0.0
+
+
+def test_streaming_handler_chunks_join_into_the_whole_text(real_handler, recogniser):
+    chunks = list(real_handler.stream_handler(
+        {"id": "s", "input": {"text": EN_TWO, "voice": "jf_alpha", "language": "en-us", "format": "ogg"}}))
+    assert [c["chunk"] for c in chunks] == [0, 1] and not any("error" in c for c in chunks)
+    audio = np.concatenate([decode(c)[0] for c in chunks])
+    assert_heard(recogniser, audio, EN_TWO, "en")  # measured WER 0.0
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac", "mp3", "ogg"])
+def test_every_format_decodes_to_the_same_words(real_handler, recogniser, fmt):
+    out = real_handler.handler({"id": fmt, "input": {"text": EN_SHORT, "voice": "jf_alpha",
+                                                     "language": "en-us", "format": fmt}})
+    audio, rate = decode(out)
+    assert rate in (24_000, 48_000)  # Opus decodes at 48 kHz
+    assert abs(len(audio) / rate - out["duration_s"]) < 0.05
+    assert_heard(recogniser, audio, EN_SHORT, "en", sample_rate=rate)  # measured WER 0.0 in each
+
+
+@pytest.mark.parametrize("voice", ["jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo"])
+def test_each_japanese_voice_reads_japanese(real_engine, recogniser, voice):
+    result = real_engine.synthesize(parse_request({"text": JA_SHORT, "voice": voice, "language": "ja"},
+                                                  real_engine.catalog))
+    assert_heard(recogniser, result.audio, JA_SHORT, "ja")  # measured CER 0.0 for all five
+
+
+def test_a_blend_of_two_real_voices_speaks(real_engine, recogniser):
+    spec = "jf_alpha:0.6,jm_kumo:0.4"
+    result = real_engine.synthesize(parse_request({"text": EN_SHORT, "voice": spec, "language": "en-us"},
+                                                  real_engine.catalog))
+    assert result.voice == "jf_alpha:0.6,jm_kumo:0.4"
+    assert_heard(recogniser, result.audio, EN_SHORT, "en")  # measured WER 0.0
+
+
+def test_blend_weights_that_overflowed_still_speak(real_engine, recogniser):
+    # 1e308 + 1e308 is inf: the weights used to become 0, 0 and the voice silence.
+    spec = "jf_alpha:1e308,jm_kumo:1e308"
+    result = real_engine.synthesize(parse_request({"text": EN_SHORT, "voice": spec, "language": "en-us"},
+                                                  real_engine.catalog))
+    assert np.abs(result.audio).max() > 0.1
+    assert_heard(recogniser, result.audio, EN_SHORT, "en")
+
+
+@pytest.mark.parametrize("speed", [0.8, 1.25])
+def test_speed_scales_the_duration(real_engine, recogniser, speed):
+    def duration(s: float):
+        request = parse_request({"text": EN_TWO, "voice": "jf_alpha", "language": "en-us", "speed": s},
+                                real_engine.catalog)
+        return real_engine.synthesize(request)
+
+    normal, scaled = duration(1.0), duration(speed)
+    ratio = scaled.duration_s / normal.duration_s
+    # Within 5 % of 1/speed. Measured on four English sentences: 0.8 -> 1.265x, 1.25 -> 0.797x (kokoro's
+    # own per-token rounding gave 1.278x and 0.846x: batching.scaled_durations).
+    assert math.isclose(ratio, 1 / speed, rel_tol=0.05), (ratio, 1 / speed)
+    assert_heard(recogniser, scaled.audio, EN_TWO, "en")

@@ -65,12 +65,38 @@ class Recogniser:
 # --- normalisation ------------------------------------------------------------------------------
 
 _NOT_WORD = re.compile(r"[^\w\s']|_")
+_CURRENCY = {"$": ("dollars", "cents"), "€": ("euros", "cents"), "£": ("pounds", "pence")}
+
+
+def _number(text: str, to: str = "cardinal") -> str:
+    from num2words import num2words
+
+    # "two hundred and thirty-four" and "two hundred thirty-four" are the same number heard.
+    return " " + num2words(text, to=to).replace(" and ", " ").replace(",", "") + " "
+
+
+def _money(match: re.Match) -> str:
+    major, minor = _CURRENCY[match.group(1)]
+    said = f"{_number(match.group(2))} {major}"
+    return said + (f" and {_number(match.group(3))} {minor}" if match.group(3) and int(match.group(3)) else "")
+
+
+def spoken_english(text: str) -> str:
+    """Written English as it is said, so "$5.50", "5 dollars 50 cents" and "five dollars and fifty
+    cents" compare equal: Whisper writes numbers, money and times in digits, the text may not."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)  # 1,234 -> 1234
+    text = re.sub(r"([$€£])\s?(\d+)(?:\.(\d\d))?", _money, text)
+    text = re.sub(r"\b(\d{1,2})[:.](\d\d)\s?([ap])\.?\s?m\b\.?", r"\1 \2 \3m", text)  # 3:30 p.m.
+    text = re.sub(r"\b([ap])\.m\.", r"\1m", text)
+    text = re.sub(r"\bdr\.", "doctor", text)
+    text = re.sub(r"\b(\d+)(?:st|nd|rd|th)\b", lambda m: _number(m.group(1), "ordinal"), text)
+    return re.sub(r"\d+(?:\.\d+)?", lambda m: _number(m.group()), text)
 
 
 def english_words(text: str) -> list[str]:
-    """Lower-case words without punctuation ("Hello, world!" -> ["hello", "world"])."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
-    text = text.replace("-", " ")  # "well-known" and "well known" are the same words heard
+    """Lower-case spoken words without punctuation ("Hello, world!" -> ["hello", "world"])."""
+    text = spoken_english(text).replace("-", " ")  # "well-known" and "well known" sound the same
     return [w.strip("'") for w in _NOT_WORD.sub(" ", text).split() if w.strip("'")]
 
 

@@ -1,7 +1,8 @@
 """Benchmarks: the worker against the bare kokoro library, measured in one run.
 
     python bench/run.py                      # stand-in weights are built if no cache is given
-    HF_HOME=~/.cache/huggingface python bench/run.py --real   # on the real weights
+    HF_HOME=~/.cache/huggingface python bench/run.py --real   # on the published weights (all voices)
+    python bench/realspeech.py               # real-speech figures on the weights tests/realspeech builds
 
 Prints a table and writes bench/results/<host>-<time>.json. Figures are ratios within one run
 where machines differ. Not part of CI (timings flake on shared machines).

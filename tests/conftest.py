@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -66,20 +67,27 @@ def catalog():
     return default_catalog()
 
 
-# Catalog ids that tests use as "a real voice": copies of a real pack (only five exist offline).
-REAL_EXTRA_VOICES = {"af_heart": "jf_alpha", "af_bella": "jm_kumo"}
+@contextmanager
+def _real_tier_installed():
+    """Skip, with the one reason, where the real-speech packages are not installed."""
+    from tests.realspeech.weights import RealWeightsUnavailable
+
+    try:
+        yield
+    except ImportError as exc:
+        pytest.skip(f"real-speech tier not installed: {exc} (pip install -r requirements-dev.txt)")
+    except RealWeightsUnavailable as exc:
+        pytest.skip(f"real-speech tier not installed: {exc}")
 
 
 @pytest.fixture(scope="session")
 def real_hf_home() -> Path:
     """An HF_HOME holding the real Kokoro v1.0 weights and voices (built once per machine)."""
-    from tests.realspeech.weights import RealWeightsUnavailable, build_real_cache, default_cache_dir
+    from tests.realspeech.weights import VOICE_COPIES, build_real_cache, default_cache_dir
 
     home = Path(_REAL_CACHE or default_cache_dir()) / "hf"
-    try:
-        build_real_cache(home, extra_voices=REAL_EXTRA_VOICES)
-    except RealWeightsUnavailable as exc:
-        pytest.skip(f"real-speech tier not installed: {exc}")
+    with _real_tier_installed():
+        build_real_cache(home, extra_voices=VOICE_COPIES)
     return home
 
 
@@ -94,13 +102,12 @@ def real_engine(real_hf_home):
 @pytest.fixture(scope="session")
 def recogniser(real_hf_home):
     """Whisper base, offline, on the CPU."""
-    from tests.realspeech.listen import Recogniser
-    from tests.realspeech.weights import RealWeightsUnavailable, default_cache_dir, whisper_model_dir
+    from tests.realspeech.weights import default_cache_dir, whisper_model_dir
 
-    try:
+    with _real_tier_installed():
+        from tests.realspeech.listen import Recogniser
+
         return Recogniser(whisper_model_dir(Path(_REAL_CACHE or default_cache_dir())))
-    except RealWeightsUnavailable as exc:
-        pytest.skip(f"real-speech tier not installed: {exc}")
 
 
 @pytest.fixture(scope="module")

@@ -77,8 +77,10 @@ def build_model(config: dict, seed: int) -> dict:
             for key in ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")}
 
 
-def _snapshot(hub: Path, repo_id: str) -> Path:
-    revision = hashlib.sha1(f"standin:{repo_id}".encode()).hexdigest()
+def snapshot_dir(hub: Path, repo_id: str, tag: str = "standin") -> Path:
+    """A snapshot folder of `repo_id` in the HF cache layout, with refs/main pointing at it. The
+    revision is named by `tag`, so caches of different weights in one HF_HOME never share files."""
+    revision = hashlib.sha1(f"{tag}:{repo_id}".encode()).hexdigest()
     repo_dir = hub / f"models--{repo_id.replace('/', '--')}"
     (repo_dir / "refs").mkdir(parents=True, exist_ok=True)
     (repo_dir / "refs" / "main").write_text(revision)
@@ -96,7 +98,7 @@ def build_cache(hf_home: str | os.PathLike, catalog: Catalog | None = None,
     hub = Path(hf_home) / "hub"
     for offset, name in enumerate(models):
         spec = catalog.models[name]
-        snapshot = _snapshot(hub, spec.repo_id)
+        snapshot = snapshot_dir(hub, spec.repo_id)
         config = dict(CONFIG_V10, vocab=vocab_v10() if name == "v1.0" else vocab_v11())
         config["n_token"] = max(config["n_token"], max(config["vocab"].values()) + 1)
         (snapshot / "config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")

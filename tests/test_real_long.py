@@ -8,9 +8,10 @@ the figures measured on a 2-core machine are beside each limit.
 import numpy as np
 import pytest
 
+from tests.realspeech.hearing import join_silences, silence_around
 from tests.realspeech.listen import error_rate, per_sentence
 from tests.realspeech.texts import EN_LONG, JA_LONG, sentences_of
-from worker.audio import PAUSE_S, SAMPLE_RATE
+from worker.audio import SAMPLE_RATE
 from worker.request import parse_request
 
 pytestmark = [pytest.mark.real_weights, pytest.mark.long]
@@ -53,29 +54,9 @@ def test_split_and_packed_last_about_as_long(spoken, lang):
     assert abs(split.duration_s / packed.duration_s - 1) <= 0.05
 
 
-def _silence_at(audio: np.ndarray, at: int, db: float = 40.0) -> float:
-    """Seconds of the silent stretch around sample `at` (10 ms frames below -db of the peak)."""
-    frame = SAMPLE_RATE // 100
-    n = len(audio) // frame
-    rms = np.sqrt(np.mean(np.square(audio[:n * frame].reshape(n, frame)), axis=1))
-    quiet = rms < rms.max() * 10 ** (-db / 20)
-    i = min(at // frame, n - 1)
-    if not quiet[i]:
-        return 0.0
-    lo, hi = i, i
-    while lo > 0 and quiet[lo - 1]:
-        lo -= 1
-    while hi < n - 1 and quiet[hi + 1]:
-        hi += 1
-    return (hi - lo + 1) / 100
-
-
 @pytest.mark.parametrize("lang", list(TEXTS))
 def test_no_join_holds_a_long_silence(spoken, lang):
-    result = spoken[lang, True][0]
-    starts = np.cumsum([0] + [round(c["duration_s"] * SAMPLE_RATE) for c in result.chunks])[1:-1]
-    # A join sits inside the pause that starts each later chunk.
-    pauses = [_silence_at(result.audio, int(s + PAUSE_S["sentence"] * SAMPLE_RATE / 2)) for s in starts]
+    pauses = join_silences(spoken[lang, True][0])
     assert max(pauses) <= JOIN_LIMIT_S, pauses
     assert min(pauses) >= 0.25  # and a sentence end is still heard as one
 
@@ -86,5 +67,5 @@ def test_a_paragraph_is_a_longer_pause(real_engine):
     chunks = list(real_engine.stream(request))
     joined = np.concatenate([c.audio for c in chunks])
     starts = np.cumsum([len(c.audio) for c in chunks])[:-1]
-    first, second = (_silence_at(joined, int(s + 0.1 * SAMPLE_RATE)) for s in starts)
+    first, second = (silence_around(joined, int(s + 0.1 * SAMPLE_RATE)) for s in starts)
     assert first > JOIN_LIMIT_S > second

@@ -40,3 +40,28 @@ def assert_heard(recogniser: Recogniser, audio: np.ndarray, text: str, language:
                                   "heard": heard.text, "text": text}, ensure_ascii=False) + "\n")
     assert rate <= bound, f"heard {heard.text!r} for {text!r}: error {rate:.3f} > {bound}"
     return heard
+
+
+def silence_around(audio: np.ndarray, at: int, db: float = 40.0, sample_rate: int = 24_000) -> float:
+    """Seconds of the silent stretch holding sample `at` (10 ms frames quieter than the clip's
+    loudest frame by `db`); 0 when `at` is in sound."""
+    frame = sample_rate // 100
+    n = len(audio) // frame
+    rms = np.sqrt(np.mean(np.square(audio[:n * frame].reshape(n, frame)), axis=1))
+    quiet = rms < rms.max() * 10 ** (-db / 20)
+    i = min(at // frame, n - 1)
+    if not quiet[i]:
+        return 0.0
+    lo, hi = i, i
+    while lo > 0 and quiet[lo - 1]:
+        lo -= 1
+    while hi < n - 1 and quiet[hi + 1]:
+        hi += 1
+    return (hi - lo + 1) / 100
+
+
+def join_silences(result) -> list[float]:
+    """The silence heard at each chunk join of a Synthesis (a join lies inside the pause that
+    starts each later chunk, so it is probed 50 ms into it)."""
+    starts = np.cumsum([0] + [round(c["duration_s"] * 24_000) for c in result.chunks])[1:-1]
+    return [silence_around(result.audio, int(start + 0.05 * 24_000)) for start in starts]

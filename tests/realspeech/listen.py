@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
-from rapidfuzz.distance import Levenshtein
 
 SAMPLE_RATE = 24_000
 
@@ -140,6 +139,8 @@ def units(text: str, language: str) -> list[str]:
 
 def error_rate(reference: str, heard: str, language: str) -> float:
     """Edit distance over `units`, divided by the reference's length (WER, or CER on readings)."""
+    from rapidfuzz.distance import Levenshtein
+
     ref, hyp = units(reference, language), units(heard, language)
     return Levenshtein.distance(ref, hyp) / max(1, len(ref))
 
@@ -148,6 +149,8 @@ def per_sentence(sentences: list[str], heard: str, language: str) -> list[float]
     """Each reference sentence's own error rate inside one transcript of the whole text: the
     transcript is aligned to the concatenated reference and each edit charged to the sentence
     whose units it touches (an insertion to the sentence it follows)."""
+    from rapidfuzz.distance import Levenshtein
+
     spans, ref = [], []
     for sentence in sentences:
         u = units(sentence, language)

@@ -25,9 +25,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tests.standin import CONFIG_V10, vocab_v10
+from tests.standin import CONFIG_V10, snapshot_dir, vocab_v10
 
 REAL_VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
+# Catalog ids the tests and benchmarks use as "a real voice" (only five exist offline): copies of
+# a real pack, so the default voice af_heart speaks for real too.
+VOICE_COPIES = {"af_heart": "jf_alpha", "af_bella": "jm_kumo"}
 REPO_ID = "hexgrad/Kokoro-82M"
 WEIGHTS_FILE = "kokoro-v1_0.pth"
 ONNX_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
@@ -216,17 +219,6 @@ def real_state_dicts(config: dict) -> dict[str, dict[str, torch.Tensor]]:
 
 # --- the Hugging Face cache ----------------------------------------------------------------------
 
-def _snapshot(hub: Path) -> Path:
-    # Its own revision, so a stand-in cache in the same HF_HOME never shares (or overwrites) files.
-    revision = hashlib.sha1(f"realspeech:{ONNX_SHA256}".encode()).hexdigest()
-    repo_dir = hub / f"models--{REPO_ID.replace('/', '--')}"
-    (repo_dir / "refs").mkdir(parents=True, exist_ok=True)
-    (repo_dir / "refs" / "main").write_text(revision)
-    snapshot = repo_dir / "snapshots" / revision
-    (snapshot / "voices").mkdir(parents=True, exist_ok=True)
-    return snapshot
-
-
 def _write_model(snapshot: Path) -> None:
     config = dict(CONFIG_V10, vocab=vocab_v10())  # the published v1.0 config.json
     states = real_state_dicts(config)
@@ -258,7 +250,7 @@ def build_real_cache(hf_home: str | os.PathLike, extra_voices: dict[str, str] | 
     if wrong:  # a real id must keep its own pack, and only real packs are copied
         raise ValueError(f"extra_voices must map other ids to one of {REAL_VOICES}, not {wrong}")
     hub = Path(hf_home) / "hub"
-    snapshot = _snapshot(hub)
+    snapshot = snapshot_dir(hub, REPO_ID, tag=f"realspeech:{ONNX_SHA256}")
     marker_path = snapshot / MARKER
     marker = json.loads(marker_path.read_text()) if marker_path.is_file() else {}
     model_ok = (marker.get("onnx_sha256") == ONNX_SHA256 and marker.get("builder_version") == BUILDER_VERSION

@@ -21,7 +21,7 @@ FADE_S = 0.005  # long enough to hide a step at a chunk edge, far too short to h
 
 # The pause before a chunk at speed 1, by the break the text makes there (chunking.BREAKS); the
 # trim keeps TRIM_KEEP_S of the model's own silence on top (0.12 s in all).
-PAUSE_S = {"": 0.0, "word": 0.0, "clause": 0.15, "sentence": 0.3, "paragraph": 0.7}
+PAUSE_S = {"": 0.0, "word": 0.0, "clause": 0.15, "sentence": 0.33, "paragraph": 0.7}
 TRIM_FRAME_S = 0.01
 TRIM_DB = 40.0  # a frame this far below the chunk's loudest frame counts as silence
 TRIM_KEEP_S = (0.04, 0.08)  # silence kept before / after the speech: onsets and tails are quiet

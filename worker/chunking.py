@@ -21,8 +21,9 @@ MAX_PHONEMES = 510  # KModel's context is 512 tokens, two of them the start/end 
 # Sentences share a chunk (split_sentences=false) only up to this many phonemes. Kokoro reads
 # longer utterances faster: measured on the real weights, 2.46 frames per phoneme for one
 # sentence (60-100 phonemes), 2.42 at 200-300, 2.23 at 400-510 (English, jf_alpha; jm_kumo and
-# Japanese alike). Packing to 510 made a text 11-13 % shorter than the same text split.
-PACK_PHONEMES = 250
+# Japanese alike). Packing to 510 made a text 11-13 % shorter than the same text split; at 200
+# the two modes last within 5 % of each other (README, "Pacing").
+PACK_PHONEMES = 200
 
 # A sentence ends at ASCII .!?… followed by space (so "3.14" stays whole), at a CJK or
 # Devanagari end mark with no space needed, or at a line break; closing quotes stay attached.

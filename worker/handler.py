@@ -15,9 +15,14 @@ Output:
      "language": "en-us", "chunks": [{"text": "...", "phonemes": "...", "duration_s": 1.9}]}
 or, for bad input or a failure, {"error": "<one clear sentence>"} (RunPod marks the job FAILED).
 
+Each chunk is trimmed of the model's edge silence and starts with the pause its text asks for
+(sentence 0.33 s, clause 0.15 s, paragraph 0.7 s, divided by the speed); `message` carries notes
+(characters left out, a chunk whose phonemes look too few for its text).
+
 With KOKORO_STREAM=true the handler is a generator: each chunk is yielded as it is spoken, as
-{"chunk": i, "text", "phonemes", "audio_base64", "format", "sample_rate", "duration_s"}, and the
-job's final output is the list of those chunks (return_aggregate_stream).
+{"chunk": i, "text", "phonemes", "audio_base64", "format", "sample_rate", "duration_s"} (plus
+"note" when that chunk was flagged), and the job's final output is the list of those chunks
+(return_aggregate_stream).
 
 Models load and warm up once at start, never per job: the first of KOKORO_MODELS before the
 worker takes jobs, the others in the background. KOKORO_CONCURRENCY=n runs n jobs at once.

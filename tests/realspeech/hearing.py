@@ -42,13 +42,14 @@ def assert_heard(recogniser: Recogniser, audio: np.ndarray, text: str, language:
     return heard
 
 
-def silence_around(audio: np.ndarray, at: int, db: float = 40.0, sample_rate: int = 24_000) -> float:
-    """Seconds of the silent stretch holding sample `at` (10 ms frames quieter than the clip's
-    loudest frame by `db`); 0 when `at` is in sound."""
+def silence_around(audio: np.ndarray, at: int, reference: float | None = None, db: float = 40.0,
+                   sample_rate: int = 24_000) -> float:
+    """Seconds of the silent stretch holding sample `at`: 10 ms frames quieter by `db` than
+    `reference` (an RMS; default the clip's loudest frame). 0 when `at` is in sound."""
     frame = sample_rate // 100
     n = len(audio) // frame
     rms = np.sqrt(np.mean(np.square(audio[:n * frame].reshape(n, frame)), axis=1))
-    quiet = rms < rms.max() * 10 ** (-db / 20)
+    quiet = rms < (rms.max() if reference is None else reference) * 10 ** (-db / 20)
     i = min(at // frame, n - 1)
     if not quiet[i]:
         return 0.0
@@ -60,8 +61,18 @@ def silence_around(audio: np.ndarray, at: int, db: float = 40.0, sample_rate: in
     return (hi - lo + 1) / 100
 
 
+def _loudest_frame(audio: np.ndarray, frame: int = 240) -> float:
+    n = len(audio) // frame
+    return float(np.sqrt(np.mean(np.square(audio[:n * frame].reshape(n, frame)), axis=1)).max())
+
+
 def join_silences(result) -> list[float]:
-    """The silence heard at each chunk join of a Synthesis (a join lies inside the pause that
-    starts each later chunk, so it is probed 50 ms into it)."""
-    starts = np.cumsum([0] + [round(c["duration_s"] * 24_000) for c in result.chunks])[1:-1]
-    return [silence_around(result.audio, int(start + 0.05 * 24_000)) for start in starts]
+    """The silence heard at each chunk join of a Synthesis, judged against the loudness of the two
+    chunks it joins (Kokoro's level varies from chunk to chunk; a quiet sentence's soft edges are
+    not a pause). A join lies inside the pause that starts each later chunk: probed 50 ms in."""
+    bounds = np.cumsum([0] + [round(c["duration_s"] * 24_000) for c in result.chunks])
+    silences = []
+    for i in range(1, len(result.chunks)):
+        reference = _loudest_frame(result.audio[bounds[i - 1]:bounds[i + 1]])
+        silences.append(silence_around(result.audio, int(bounds[i] + 0.05 * 24_000), reference))
+    return silences

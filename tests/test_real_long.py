@@ -18,6 +18,9 @@ pytestmark = [pytest.mark.real_weights, pytest.mark.long]
 
 TEXTS = {"en": (EN_LONG, "en-us"), "ja": (JA_LONG, "ja")}
 # Whole-text error and the worst single sentence (WER for English, CER on readings for Japanese).
+# Measured over four runs (the model's source phase is random, so transcripts vary a little):
+# English 0.011-0.040 whole, worst sentence 0.11-0.31 (a Japanese voice reading English: "dough to
+# rise" heard as "douter ice"); Japanese 0.019-0.027 whole, worst sentence 0.135-0.16.
 LIMITS = {"en": (0.08, 0.35), "ja": (0.05, 0.2)}
 JOIN_LIMIT_S = 0.5  # the longest silence allowed at a chunk join the text does not mark as a paragraph
 
@@ -51,13 +54,13 @@ def test_every_sentence_is_heard(spoken, lang, split):
 def test_split_and_packed_last_about_as_long(spoken, lang):
     split, packed = spoken[lang, True][0], spoken[lang, False][0]
     assert len(split.chunks) > len(packed.chunks) > 1
-    assert abs(split.duration_s / packed.duration_s - 1) <= 0.05
+    assert abs(split.duration_s / packed.duration_s - 1) <= 0.05  # measured 0.967 (en), 0.995 (ja)
 
 
 @pytest.mark.parametrize("lang", list(TEXTS))
 def test_no_join_holds_a_long_silence(spoken, lang):
     pauses = join_silences(spoken[lang, True][0])
-    assert max(pauses) <= JOIN_LIMIT_S, pauses
+    assert max(pauses) <= JOIN_LIMIT_S, pauses  # measured 0.45-0.47 s over 65 joins
     assert min(pauses) >= 0.25  # and a sentence end is still heard as one
 
 

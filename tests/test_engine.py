@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from worker import g2p
 from worker.audio import SAMPLE_RATE
 from worker.engine import Engine, zh_v11_speed
 from worker.errors import InputError, ModelUnavailableError
@@ -45,7 +46,8 @@ def test_voice_decides_the_model_and_both_stay_resident(engine, catalog):
 def test_v11_english_voice_reads_chinese_with_latin_words(engine, catalog):
     result = engine.synthesize(parse_request(
         {"text": "我用Docker跑了一个API服务", "voice": "af_maple", "language": "zh"}, catalog))
-    assert "dˈɑːkɚ" in result.phonemes and result.duration_s > 1
+    # The Latin word goes through the English G2P (misaki, or espeak-ng when spaCy is missing).
+    assert g2p.english("a")("Docker") in result.phonemes and result.duration_s > 1
 
 
 def test_voice_packs_are_cached_and_blends_are_weighted(engine, catalog, monkeypatch):

@@ -1,19 +1,25 @@
-"""The A/B tab's callbacks, called directly: blind rounds, the play-both rule, votes, pairs, the board."""
+"""The A/B tab's callbacks, called directly: blind rounds that stay blind, the server's listen gate,
+one vote per round, the vote rate, pairs and the board."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import random
+import threading
 from collections import Counter
 from pathlib import Path
 
 import gradio as gr
 import pytest
+import soundfile as sf
 
 from ui.ab import ABDesk, draw_pair
 from ui.backends import LocalBackend
 from ui.clips import ClipMaker
 from ui.leaderboard import export_csv, standings
+from ui.rounds import RoundBook
 from worker.errors import InputError
 
 TEXT = "Hello there."
@@ -21,61 +27,191 @@ NO_PROGRESS = lambda *a, **k: None  # noqa: E731
 
 
 class Request:
-    session_hash = "browser-1"
+    def __init__(self, session: str = "browser-1"):
+        self.session_hash = session
+
+
+class Clock:
+    """The round book's clock, moved by the test: listening takes no real time."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
-def desk(engine, catalog, tmp_path):
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def desk(engine, catalog, tmp_path, clock):
     return ABDesk(ClipMaker(LocalBackend(engine), catalog), catalog, votes_path=tmp_path / "votes.db",
-                  out_dir=tmp_path / "out", rng=random.Random(3))
+                  out_dir=tmp_path / "out", rng=random.Random(3), book=RoundBook(clock=clock))
 
 
 def compare(desk, blind: bool, a: str = "af_heart", b: str = "am_adam", past=None):
     out = desk.compare("en-us", TEXT, a, 1.0, b, 1.2, blind, past or [], progress=NO_PROGRESS)
-    player_a, player_b, status, *buttons, reveal, rnd, history = out
-    return player_a, player_b, status, buttons, reveal, rnd, history
+    picker_a, picker_b, player_a, player_b, status, *buttons, reveal, rnd, history = out
+    return picker_a, picker_b, player_a, player_b, status, buttons, reveal, rnd, history
 
 
-def test_blind_round_names_nothing_until_both_are_played_and_the_vote(desk):
-    player_a, player_b, status, buttons, reveal, rnd, history = compare(desk, blind=True)
+def listen(desk, clock, rnd, seconds: float = 3.0) -> None:
+    desk.played(0, rnd)
+    desk.played(1, rnd)
+    clock.now += seconds
+
+
+def served_files(desk) -> dict[Path, str]:
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in desk.out_dir.rglob("*") if p.is_file()}
+
+
+def test_blind_round_names_nothing_until_both_are_heard_and_the_vote(desk, clock):
+    picker_a, picker_b, player_a, player_b, status, buttons, reveal, rnd, history = compare(desk, blind=True)
     shown = str((player_a, player_b, status, buttons, reveal, history))
     assert "af_heart" not in shown and "am_adam" not in shown
+    assert picker_a["visible"] is False and picker_b["visible"] is False and "value" not in picker_a
     assert (player_a["label"], player_b["label"]) == ("A", "B")
     assert {Path(player_a["value"]).name, Path(player_b["value"]).name} == {"A.wav", "B.wav"}
     assert all(b["interactive"] is False for b in buttons) and history == []
-    with pytest.raises(gr.Error, match="Play both"):
+    with pytest.raises(gr.Error, match="Play A and B before voting"):
         desk.vote("a", rnd, [], Request())
-    rnd, status, *buttons = desk.played(1, rnd)
+    status, *buttons = desk.played(1, rnd)
     assert "Now play A" in status and not any(b["interactive"] for b in buttons)
-    rnd, status, *buttons = desk.played(0, rnd)
+    clock.now += 1.0
+    status, *buttons = desk.played(0, rnd)
     assert all(b["interactive"] for b in buttons)
-    rnd, status, *buttons, reveal, label_a, label_b, history = desk.vote("b", rnd, [], Request())
+    with pytest.raises(gr.Error, match=r"Listen a little longer: A has played for 0.0 s"):
+        desk.vote("b", rnd, [], Request())
+    clock.now += 3.0
+    status, *buttons, reveal, label_a, label_b, picker_a, picker_b, history = desk.vote("b", rnd, [], Request())
     a, b = rnd.sides
     assert {a.voice, b.voice} == {"af_heart", "am_adam"}
     assert f"A was `{a.voice}`" in reveal and f"B was `{b.voice}`" in reveal
     assert label_a["label"].startswith(f"A · {a.voice}") and not any(b["interactive"] for b in buttons)
+    assert (picker_a["value"], picker_b["value"], picker_a["visible"]) == (a.voice, b.voice, True)
     [vote] = desk.store.votes()
     assert (vote.voice_a, vote.voice_b, vote.outcome, vote.blind) == (a.voice, b.voice, "b", True)
     assert (vote.speed_a, vote.speed_b) == (a.speed, b.speed) and {a.speed, b.speed} == {1.0, 1.2}
     assert vote.text == TEXT and vote.model_a == "v1.0" and vote.backend == "local" and len(vote.session) == 12
+    assert vote.round_id == rnd.round_id
     assert [h["voice"] for h in history] == [a.voice, b.voice]  # named in the history only now
     with pytest.raises(gr.Error, match="has a vote already"):
         desk.vote("a", rnd, [], Request())
     assert desk.store.count() == 1
 
 
+def test_a_short_clip_needs_only_its_own_length(desk, clock, engine, catalog, tmp_path):
+    rnd = compare(desk, blind=False)[7]
+    shortest = min(desk.book._rounds[rnd.round_id].durations)
+    desk.book.min_listen_s = shortest + 5  # longer than either clip: the clip's length is enough
+    listen(desk, clock, rnd, seconds=max(desk.book._rounds[rnd.round_id].durations) + 0.01)
+    desk.vote("a", rnd, [], Request())
+    assert desk.store.count() == 1
+
+
+def test_blind_files_match_no_other_file_and_cannot_be_told_apart(desk):
+    compare(desk, blind=False)  # an open round of the same pair, and its files
+    before = served_files(desk)
+    *_, player_a, player_b, _, _, _, rnd, _ = compare(desk, blind=True)
+    blind = [Path(player_a["value"]), Path(player_b["value"])]
+    digests = [hashlib.sha256(p.read_bytes()).hexdigest() for p in blind]
+    assert not set(digests) & set(before.values()) and digests[0] != digests[1]
+    cached = {hashlib.sha256(c.data).hexdigest() for c in desk.clips.cache._clips.values()}
+    assert not set(digests) & cached
+    infos = [sf.info(p) for p in blind]
+    assert infos[0].frames == infos[1].frames and blind[0].stat().st_size == blind[1].stat().st_size
+    assert blind[0].stat().st_mtime == blind[1].stat().st_mtime
+    assert all(p.parent.name != c for p in blind for c in ("clips",))
+    # Nothing in the folders' names either: fresh, random ones.
+    assert blind[0].parent != blind[1].parent and "af_heart" not in str(blind) and "am_adam" not in str(blind)
+    # The speech is untouched: each blind clip holds one of the open clips, padded with near-silence.
+    originals = [sf.read(io.BytesIO(c.data), dtype="int16")[0] for c in desk.clips.cache._clips.values()]
+    for path, side in zip(blind, rnd.sides):
+        padded = sf.read(path, dtype="int16")[0]
+        original = next(o for o, c in zip(originals, desk.clips.cache._clips) if c.voice == side.voice)
+        start = max(range(len(padded) - len(original) + 1)[:800],
+                    key=lambda k: abs(padded[k:k + 2000].astype(int) @ original[:2000].astype(int)))
+        assert abs(padded[start:start + len(original)].astype(int) - original).max() <= 2
+    again = compare(desk, blind=True)
+    assert hashlib.sha256(Path(again[2]["value"]).read_bytes()).hexdigest() not in digests
+
+
+def test_cache_hits_write_no_new_files(desk):
+    compare(desk, blind=False)
+    first = served_files(desk)
+    for _ in range(3):
+        *_, player_a, player_b, _, _, _, _, _ = compare(desk, blind=False)
+    assert served_files(desk) == first and {Path(player_a["value"]), Path(player_b["value"])} <= set(first)
+
+
 def test_blind_mode_shuffles_the_sides(desk):
-    firsts = Counter(compare(desk, blind=True)[5].sides[0].voice for _ in range(8))
+    firsts = Counter(compare(desk, blind=True)[7].sides[0].voice for _ in range(8))
     assert set(firsts) == {"af_heart", "am_adam"}  # both orders occur (clips come from the cache)
 
 
-def test_an_open_round_names_the_voices_and_votes_at_once(desk):
-    player_a, player_b, _, buttons, _, rnd, history = compare(desk, blind=False)
+def test_an_open_round_names_the_voices_and_takes_a_vote_after_listening(desk, clock):
+    picker_a, _, player_a, player_b, _, buttons, _, rnd, history = compare(desk, blind=False)
     assert player_a["label"] == "A · af_heart · 1×" and player_b["label"] == "B · am_adam · 1.2×"
-    assert Path(player_a["value"]).name == "A_af_heart.wav"
-    assert all(b["interactive"] for b in buttons) and len(history) == 2
+    assert Path(player_a["value"]).name == "en-us_af_heart.wav" and picker_a["value"] == "af_heart"
+    assert not any(b["interactive"] for b in buttons) and len(history) == 2
+    with pytest.raises(gr.Error, match="Play A and B"):
+        desk.vote("tie", rnd, history, None)
+    listen(desk, clock, rnd)
     desk.vote("tie", rnd, history, None)
     assert desk.store.votes()[0].blind is False
+
+
+@pytest.mark.parametrize("trial", range(5))
+def test_racing_votes_on_one_round_record_exactly_one(desk, clock, trial):
+    rnd = compare(desk, blind=bool(trial % 2))[7]
+    listen(desk, clock, rnd)
+    barrier, refused = threading.Barrier(4), []
+
+    def vote(outcome):
+        barrier.wait()
+        try:
+            desk.vote(outcome, rnd, [], Request())
+        except gr.Error as exc:
+            refused.append(str(exc))
+
+    threads = [threading.Thread(target=vote, args=(o,)) for o in ("a", "b", "tie", "bad")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert desk.store.count() == 1 and len(refused) == 3
+    assert all("has a vote already" in message for message in refused)
+
+
+def test_a_session_may_cast_only_so_many_votes_in_a_window(desk, clock):
+    desk.book.votes_per_window = 3
+    for _ in range(3):
+        rnd = compare(desk, blind=False)[7]
+        listen(desk, clock, rnd)
+        desk.vote("a", rnd, [], Request("eager"))
+    rnd = compare(desk, blind=False)[7]
+    listen(desk, clock, rnd)
+    with pytest.raises(gr.Error, match="the most one session may cast"):
+        desk.vote("a", rnd, [], Request("eager"))
+    desk.vote("a", rnd, [], Request("someone-else"))  # another session is not held back
+    clock.now += desk.book.window_s
+    rnd = compare(desk, blind=False)[7]
+    listen(desk, clock, rnd)
+    desk.vote("b", rnd, [], Request("eager"))  # the window moved on
+    assert desk.store.count() == 5
+
+
+def test_showing_the_voices_of_a_blind_round_ends_its_vote(desk, clock):
+    rnd = compare(desk, blind=True)[7]
+    listen(desk, clock, rnd)
+    picker_a, picker_b, status, *buttons = desk.on_blind(False, rnd)
+    assert picker_a["visible"] and "no longer takes one" in status and not any(b["interactive"] for b in buttons)
+    with pytest.raises(gr.Error, match="no longer takes one"):
+        desk.vote("a", rnd, [], Request())
+    assert desk.store.count() == 0
 
 
 def test_a_bad_side_is_a_toast_naming_the_side(desk):
@@ -92,29 +228,30 @@ def test_draw_pair_prefers_the_least_compared_pair():
         draw_pair(["x", "x"], Counter(), rng)
 
 
-def test_next_pair_draws_from_the_pool_and_covers_it(desk):
+def test_next_pair_draws_from_the_pool_and_covers_it(desk, clock):
     pool = ["af_heart", "af_bella", "am_adam"]
     seen = set()
     for _ in range(3):
         a_dd, b_dd, *_, rnd, _ = desk.next_pair("en-us", TEXT, pool, 1.0, 1.0, False, [], progress=NO_PROGRESS)
         assert (a_dd["value"], b_dd["value"]) == tuple(s.voice for s in rnd.sides)
         seen.add(frozenset(s.voice for s in rnd.sides))
+        listen(desk, clock, rnd)
         desk.vote("a", rnd, [], None)
     assert len(seen) == 3  # each of the 3 pairs once before any repeats
     blind = desk.next_pair("en-us", TEXT, pool, 1.0, 1.0, True, [], progress=NO_PROGRESS)
-    assert blind[0] == gr.skip() and blind[1] == gr.skip()  # the dropdowns give nothing away
+    assert blind[0] == gr.update(visible=False) == blind[1]  # the pickers give nothing away
     assert "blind pair from a pool of 3" in blind[4]
 
 
-def test_the_leaderboard_ranks_by_votes_and_exports_them(desk, catalog, tmp_path):
-    rnd = compare(desk, blind=False)[5]
+def test_the_leaderboard_ranks_by_votes_and_exports_them(desk, catalog, tmp_path, clock):
     for _ in range(3):
+        rnd = compare(desk, blind=False)[7]
+        listen(desk, clock, rnd)
         desk.vote("a", rnd, [], None)
-        rnd.voted = False
     table, chart, summary = standings(desk.store, "en-us", catalog)
     assert list(table["Voice"]) == ["af_heart", "am_adam"] and list(table["Wins"]) == [3, 0]
     assert table["Rating"][0] > 1000 > table["Rating"][1] and list(chart["Voice"]) == ["af_heart", "am_adam"]
-    assert "3 votes" in summary
+    assert "3 votes" in summary and list(table["Note"]) == ["preliminary"] * 2
     assert "No votes" in standings(desk.store, "ja", catalog)[2]
     rows = list(csv.DictReader(export_csv(desk.store, tmp_path).open()))
     assert len(rows) == 3 and rows[0]["voice_a"] == "af_heart"

@@ -10,7 +10,7 @@ from worker.errors import InputError
 
 
 def clip(n: int, size: int = 100) -> Clip:
-    return Clip(ClipKey("v1.0", f"voice{n}", "Hi.", 1.0, "wav"), "en-us", bytes(size), 1.0, 0.1)
+    return Clip(ClipKey("v1.0", f"voice{n}", "en-us", "Hi.", 1.0, "wav"), "en-us", bytes(size), 1.0, 0.1)
 
 
 def test_the_cache_never_holds_more_than_its_bound_and_drops_the_least_recent():
@@ -69,11 +69,14 @@ def test_a_second_request_comes_from_the_cache_without_synthesis(maker):
     again = maker.make(payload(text="Hi there."))
     assert CountingBackend.runs == 1 and not first.cached and again.cached
     assert again.data == first.data and first.duration_s > 0.3
-    # Every part of the key matters: speed, format, voice (and model through it).
+    # Every part of the key matters: speed, format, voice (and model through it), language.
     maker.make(payload(speed=1.5))
     maker.make(payload(format="flac"))
     maker.make(payload(voice="af_bella"))
     assert CountingBackend.runs == 4
+    gb, us = maker.make(payload(voice="bf_emma", language="en-gb")), maker.make(payload(voice="bf_emma"))
+    assert CountingBackend.runs == 6 and (gb.language, us.language) == ("en-gb", "en-us")
+    assert gb.key.file_name == "en-gb_bf_emma.wav" and gb.key.digest != us.key.digest
 
 
 def test_blend_specs_are_normalised_into_one_key(maker):

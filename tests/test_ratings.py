@@ -1,4 +1,4 @@
-"""The rating maths: Bradley-Terry with a prior, on the points scale."""
+"""The rating maths: Bradley-Terry with a prior, bootstrap intervals, ranked by their lower bound."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from ui.ratings import BASE, rate, win_probability
+from ui.ratings import BASE, VOTE_FLOOR, rate, win_probability
 
 
 def by_voice(votes):
@@ -24,14 +24,41 @@ def test_a_split_record_and_ties_leave_voices_level():
     assert all(r.rating == pytest.approx(BASE) for r in ties.values())
 
 
-def test_one_vote_moves_a_little_and_many_votes_move_more_with_narrower_intervals():
+def test_one_vote_moves_a_little_is_preliminary_and_many_votes_move_more():
     one = by_voice([("x", "y", "a")])
-    ten = by_voice([("x", "y", "a")] * 10)
+    ten = by_voice([("x", "y", "a")] * VOTE_FLOOR)
     assert BASE < one["x"].rating < BASE + 100  # a single lucky win is not a verdict
     assert ten["x"].rating > one["x"].rating + 80
-    assert one["x"].ci95 > 150 and ten["x"].ci95 < 0.8 * one["x"].ci95
+    assert one["x"].preliminary and not ten["x"].preliminary
     # Unbeaten is not infinitely strong: the prior keeps the rating finite.
     assert ten["x"].rating < BASE + 400
+
+
+def _listeners(truth: dict[str, float], n: int, seed: int) -> list[tuple[str, str, str]]:
+    rng = random.Random(seed)
+    names, votes = list(truth), []
+    for _ in range(n):
+        a, b = rng.sample(names, 2)
+        votes.append((a, b, "a" if rng.random() < win_probability(truth[a], truth[b]) else "b"))
+    return votes
+
+
+def test_bootstrap_intervals_hold_the_estimate_narrow_with_votes_and_repeat_exactly():
+    truth = {"p": 1100.0, "q": 1000.0, "r": 900.0}
+    few, many = rate(_listeners(truth, 60, 1)), rate(_listeners(truth, 960, 1))
+    for r in few + many:
+        assert r.low <= r.rating <= r.high
+    width = {r.voice: r.high - r.low for r in few}
+    for r in many:  # 16× the votes: about a quarter of the width (√16)
+        assert r.high - r.low < 0.45 * width[r.voice]
+    assert rate(_listeners(truth, 60, 1)) == few  # the same votes, the same table
+
+
+def test_the_table_is_ranked_by_the_lower_bound():
+    votes = [("lucky", "c", "a")] * 2 + [("steady", "c", "a")] * 30 + [("steady", "c", "b")] * 12
+    ratings = rate(votes)
+    assert [r.low for r in ratings] == sorted((r.low for r in ratings), reverse=True)
+    assert [r.voice for r in ratings if r.preliminary] == ["lucky"]
 
 
 def test_counts_treat_both_bad_as_a_tie_and_outcomes_are_checked():
@@ -51,21 +78,15 @@ def test_the_order_of_votes_does_not_matter_and_ratings_average_to_the_base():
 
 
 def test_ratings_recover_the_true_order_from_simulated_listeners():
-    rng = random.Random(7)
     truth = {"best": 1250.0, "good": 1100.0, "fair": 950.0, "poor": 700.0}
     names = list(truth)
-    votes = []
-    for _ in range(1500):
-        a, b = rng.sample(names, 2)
-        p = win_probability(truth[a], truth[b])
-        votes.append((a, b, "a" if rng.random() < p else "b"))
-    ratings = rate(votes)
+    ratings = rate(_listeners(truth, 1500, 7))
     assert [r.voice for r in ratings] == names
     spread = {r.voice: r.rating for r in ratings}
     # Differences come back close to the true ones (the prior shrinks them a little).
     assert spread["best"] - spread["poor"] == pytest.approx(550, abs=90)
     for r in ratings:
-        assert r.ci95 < 80
+        assert r.high - r.low < 160
 
 
 def test_win_probability_is_the_elo_curve():

@@ -17,7 +17,7 @@ import pytest
 
 from loopback.cloud import LoopbackCloud
 from tests.ui_helpers import PLANTED_KEY, sound_info
-from ui import choices
+from ui import choices, files, history
 from ui.backends import (LocalBackend, MisconfiguredBackend, RunPodBackend, backend_from_env,
                          backend_name, runpod_status)
 from ui.callbacks import FILE_TTL_S, OUTPUTS, Studio, output_name
@@ -164,6 +164,35 @@ def test_old_downloads_are_swept_on_the_next_save(studio):
     os.utime(old, (time.time() - 2 * FILE_TTL_S,) * 2)
     path = final_file(run_all(studio, "Hi."))
     assert path.exists() and not old.exists()
+
+
+def test_the_served_folder_stays_under_its_size_bound_oldest_first(tmp_path):
+    out = tmp_path / "served"
+    saved = []
+    for n in range(6):
+        saved.append(files.save(out, f"{n}.wav", bytes(1000)))
+        os.utime(saved[-1].parent, (time.time() - 100 + n,) * 2)
+    files.sweep(out, max_bytes=3500)
+    assert [p.exists() for p in saved] == [False, False, False, True, True, True]
+    assert files.served_bytes(out) == 3000
+    clip = files.serve_clip(out, "d1", "en-us_af_heart.wav", b"abc")
+    assert files.serve_clip(out, "d1", "other-name.wav", b"abc") == clip  # one file per clip
+    assert clip.read_bytes() == b"abc" and len(list((out / files.CLIPS).iterdir())) == 1
+
+
+def test_history_labels_a_clip_with_what_was_submitted_not_the_form_after(studio):
+    class Session:
+        session_hash = "tab-1"
+
+    steps = list(studio.generate("Hi.", "en-us", "af_bella", 1.25, True, "wav", Session(), progress=lambda *a, **k: None))
+    path = str(final_file(steps))
+    # The form changed while the job ran: remember() gets only the file and the history.
+    [item] = studio.remember(path, [], Session())
+    assert (item["voice"], item["language"], item["text"], item["speed"]) == ("af_bella", "en-us", "Hi.", 1.25)
+    assert history.playable(item)
+    Path(path).unlink()  # swept
+    assert not history.playable(item)
+    assert studio.remember(None, [item], Session()) == [item]  # a failed job adds nothing
 
 
 @pytest.mark.parametrize("text, voice, message", [

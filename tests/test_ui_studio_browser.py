@@ -71,6 +71,12 @@ def test_blind_ab_hides_the_names_until_the_vote_which_lands_in_the_database_and
     assert not any(v in shown for v in POOL), shown
     assert responses.bodies and not any(responses.containing(v) for v in POOL)
     assert page.locator("#player-a a[data-testid=download-link]").get_attribute("download") == "A.wav"
+    # The pickers are hidden, and the two files cannot be told apart without listening.
+    assert not ab.get_by_role("combobox", name="Voice A").is_visible()
+    fetched = [page.request.get(page.locator(f"#player-{x} a[data-testid=download-link]").get_attribute("href"))
+               for x in "ab"]
+    assert len(fetched[0].body()) == len(fetched[1].body()) and fetched[0].body() != fetched[1].body()
+    assert sound_info(fetched[0].body()).frames == sound_info(fetched[1].body()).frames
     vote_a = ab.get_by_role("button", name="A is better")
     assert vote_a.is_disabled()
     page.locator("#player-a").get_by_role("button", name="Play", exact=True).click()
@@ -78,12 +84,18 @@ def test_blind_ab_hides_the_names_until_the_vote_which_lands_in_the_database_and
     assert vote_a.is_disabled()
     page.locator("#player-b").get_by_role("button", name="Play", exact=True).click()
     wait_until(vote_a.is_enabled, 15, "the vote to unlock")
+    vote_a.click()  # at once: the server has not heard enough listening yet
+    page.get_by_text("Listen a little longer").first.wait_for(timeout=15_000)
+    assert VoteStore(votes_db).count() == 0
+    page.wait_for_timeout(3200)
     vote_a.click()
     wait_until(lambda: "A was" in page.locator("#reveal").inner_text(), 15, "the reveal")
+    assert ab.get_by_role("combobox", name="Voice A").is_visible()
     reveal = page.locator("#reveal").inner_text()
     named = re.search(r"A was (\w+) .* B was (\w+) ", reveal)
     assert named and {named[1], named[2]} <= set(POOL) and named[1] != named[2], reveal
     assert named[1] in page.locator("#player-a [data-testid=block-label]").inner_text()
+    assert ab.get_by_role("combobox", name="Voice A").input_value().startswith(named[1])
     [vote] = VoteStore(votes_db).votes()
     assert (vote.voice_a, vote.voice_b, vote.outcome, vote.blind, vote.language) == (
         named[1], named[2], "a", True, "en-us")
@@ -93,7 +105,7 @@ def test_blind_ab_hides_the_names_until_the_vote_which_lands_in_the_database_and
     wait_until(lambda: len(table_rows(page, 'board')) == 2, 15, "two voices on the board")
     rows = table_rows(page, 'board')
     assert [r[1] for r in rows] == [named[1], named[2]]  # the winner first
-    assert int(rows[0][3]) > 1000 > int(rows[1][3]) and rows[0][5] == "1"
+    assert int(rows[0][3]) > 1000 > int(rows[1][3]) and rows[0][5] == "1" and rows[0][9] == "preliminary"
     assert "1 vote" in page.locator("#board-summary").inner_text()
     page.screenshot(path=str(ARTIFACTS / "leaderboard.png"), full_page=True)
 

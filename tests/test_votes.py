@@ -52,7 +52,7 @@ def test_an_old_database_is_migrated_and_keeps_its_votes(tmp_path):
     store = VoteStore(path)
     assert store.schema_version() == len(MIGRATIONS) > 1
     [old] = store.votes("ja")
-    assert old.voice_b == "jm_kumo" and old.session == "" and old.blind is False
+    assert old.voice_b == "jm_kumo" and old.session == "" and old.blind is False and old.round_id is None
     store.record(a_vote(language="ja", session="new"))
     assert store.count("ja") == 2
 
@@ -83,6 +83,35 @@ def test_concurrent_voters_in_threads_and_processes_lose_nothing(tmp_path):
     votes = VoteStore(path).votes()
     assert len(votes) == 8 * 40
     assert len({v.text for v in votes}) == 8 * 40  # every single vote, none twice
+
+
+def _vote_on_round(path: str, voter: int) -> None:
+    from ui.votes import AlreadyVoted
+
+    try:
+        VoteStore(path).record(a_vote(session=f"p{voter}", round_id="round-1", outcome="ab"[voter % 2]))
+    except AlreadyVoted:
+        pass
+
+
+def test_one_round_takes_one_vote_across_processes_and_threads(tmp_path):
+    from ui.votes import AlreadyVoted
+
+    path = str(tmp_path / "votes.sqlite3")
+    context = multiprocessing.get_context("fork")
+    racers = [context.Process(target=_vote_on_round, args=(path, p)) for p in range(4)]
+    racers += [threading.Thread(target=_vote_on_round, args=(path, 10 + t)) for t in range(4)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(60)
+    [vote] = VoteStore(path).votes()
+    assert vote.round_id == "round-1"
+    with pytest.raises(AlreadyVoted):
+        VoteStore(path).record(a_vote(round_id="round-1"))
+    VoteStore(path).record(a_vote())  # votes without a round (older rows) are not limited
+    VoteStore(path).record(a_vote())
+    assert VoteStore(path).count() == 3
 
 
 def test_csv_export_has_a_header_and_one_row_per_vote(tmp_path):

@@ -1,21 +1,23 @@
 """The A/B tab's callbacks: two clips of one text, a blind shuffle, the vote and the next pair.
 
-A round lives in the session's `gr.State` (server side: the browser never holds it). In blind
-mode the sides are shuffled, the players are labelled only "A" and "B" and their files are named
-A.wav and B.wav, so nothing the page receives names a voice until the vote; the vote buttons
-unlock once both clips have been played. "Next pair" draws the two voices of the pool that have
-been compared least often, so a listening session covers the pool evenly.
+A round lives in the session's `gr.State` (server side: the browser never holds it), and the
+server's RoundBook (ui/rounds.py) decides whether a vote counts: both clips started, listened to
+long enough, within the session's vote rate, and one vote per round (the vote store's unique round
+id). In blind mode the sides are shuffled, the players are labelled only "A" and "B", the voice
+pickers are hidden until the vote, and the files are disguised (ui/blind.py), so nothing the page
+can fetch names a voice or matches the file of an open round. "Next pair" draws the two voices of
+the pool that have been compared least often, so a listening session covers the pool evenly.
 """
 
 from __future__ import annotations
 
 import hashlib
-
 import itertools
+import os
 import random
 import threading
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -24,15 +26,21 @@ from worker.catalog import Catalog
 from worker.errors import InputError, KokoroError
 
 from ui import choices, feedback, files, history
+from ui.blind import disguise
 from ui.clips import Clip, ClipMaker, worker_count
 from ui.feedback import as_toast
 from ui.ratings import OUTCOMES
-from ui.votes import Vote, VoteStore
+from ui.rounds import RoundBook, VoteRefused
+from ui.votes import AlreadyVoted, Vote, VoteStore
 
 OUTCOME_WORDS = {"a": "A is better", "b": "B is better", "tie": "a tie", "bad": "both bad"}
 
 
-@dataclass
+VOTED = "This pair has a vote already."
+SHOWN = "The voices were shown before a vote: this blind pair no longer takes one."
+
+
+@dataclass(frozen=True)
 class Side:
     voice: str  # id or blend spec
     model: str
@@ -40,18 +48,13 @@ class Side:
     path: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Round:
+    round_id: str  # the RoundBook's, and the vote store's unique key
     language: str
     text: str
     sides: tuple[Side, Side]  # as shown: A then B
     blind: bool
-    played: set[int] = field(default_factory=set)
-    voted: bool = False
-
-    @property
-    def can_vote(self) -> bool:
-        return not self.voted and (not self.blind or self.played == {0, 1})
 
 
 def draw_pair(pool: list[str], counts: Counter, rng: random.Random) -> tuple[str, str]:
@@ -78,10 +81,11 @@ class ABDesk:
     """Callbacks of the A/B tab, bound to the studio's clip maker and the vote store."""
 
     def __init__(self, clips: ClipMaker, catalog: Catalog, votes_path: str | Path | None = None,
-                 out_dir: Path | None = None, rng: random.Random | None = None):
+                 out_dir: Path | None = None, rng: random.Random | None = None, book: RoundBook | None = None):
         self.clips = clips
         self.catalog = catalog
         self.out_dir = Path(out_dir or files.default_dir())
+        self.book = book or RoundBook()
         self._votes_path = votes_path
         self._store: VoteStore | None = None
         self._store_lock = threading.Lock()
@@ -104,16 +108,30 @@ class ABDesk:
         offered = choices.voice_choices(self.catalog, language)
         ids = [vid for _, vid in offered]
         second = ids[1] if len(ids) > 1 else ids[0]
-        return (gr.Dropdown(choices=offered, value=ids[0]), gr.Dropdown(choices=offered, value=second),
+        return (gr.Dropdown(choices=offered, value=ids[0], visible=True),
+                gr.Dropdown(choices=offered, value=second, visible=True),
                 gr.Dropdown(choices=offered, value=[]),
                 choices.text_after_language_change(self.catalog, language, text))
+
+    # --- a round --------------------------------------------------------------------------------
+
+    def on_blind(self, blind: bool, rnd: Round | None):
+        """Blind switched off: the pickers show again, so a blind round waiting for its vote ends.
+        Outputs: voice A, voice B, status, 4 vote buttons."""
+        if blind:
+            return gr.skip(), gr.skip(), gr.skip(), *(gr.skip() for _ in OUTCOMES)
+        status = gr.skip()
+        if rnd is not None and rnd.blind and self.book.close(rnd.round_id, SHOWN):
+            status = feedback.status(SHOWN, "stopped")
+        return gr.update(visible=True), gr.update(visible=True), status, *_buttons(False)
 
     # --- a round --------------------------------------------------------------------------------
 
     def compare(self, language: str, text: str | None, voice_a: str | None, speed_a: float,
                 voice_b: str | None, speed_b: float, blind: bool, past: list | None,
                 progress: gr.Progress = gr.Progress()):
-        """Both clips of the text; outputs: players A and B, status, 4 vote buttons, reveal, round, history."""
+        """Both clips of the text. Outputs: voice A, voice B, players A and B, status, 4 vote
+        buttons, reveal, round, history."""
         specs = [(voice_a or "", float(speed_a)), (voice_b or "", float(speed_b))]
         if blind:
             self.rng.shuffle(specs)
@@ -125,76 +143,93 @@ class ABDesk:
             for done, (i, result) in enumerate(self.clips.make_many(
                     payloads, workers=worker_count(self.clips.backend)), start=1):
                 if isinstance(result, KokoroError):
-                    raise gr.Error(feedback.message(result, f"{'AB'[i]}: "), title="Cannot synthesize",
-                                   print_exception=False)
+                    raise gr.Error(feedback.message(result, f"{'AB'[i] if not blind else 'One side'}: "),
+                                   title="Cannot synthesize", print_exception=False)
                 made[i] = result
                 progress(done / 2, desc=f"{done} of 2 clips ready")
-        sides = tuple(self._side(letter, clip, blind) for letter, clip in zip("AB", made))
-        rnd = Round(language, text or "", sides, bool(blind))
+        paths = self._blind_files(made) if blind else [self._open_file(clip) for clip in made]
+        sides = tuple(Side(c.key.voice, c.key.model, c.key.speed, str(p)) for c, p in zip(made, paths))
+        rnd = Round(self.book.open((made[0].duration_s, made[1].duration_s), bool(blind)),
+                    language, text or "", sides, bool(blind))
         if blind:
-            status, labels = "Blind test: play both clips, then vote.", ("A", "B")
+            status, labels = "Blind test: the voices are hidden until you vote. Play both clips.", ("A", "B")
+            pickers = (gr.update(visible=False), gr.update(visible=False))
         else:
-            status, labels = "Listen, then vote.", tuple(side_label(ch, s) for ch, s in zip("AB", sides))
+            status, labels = "Play both clips, then vote.", tuple(side_label(ch, s) for ch, s in zip("AB", sides))
+            pickers = tuple(gr.update(value=s.voice, visible=True) for s in sides)
             past = history.add_many(past, [history.entry("A/B", s.voice, language, rnd.text, s.speed, s.path)
                                            for s in sides])
-        return (gr.update(value=sides[0].path, label=labels[0]), gr.update(value=sides[1].path, label=labels[1]),
-                feedback.status(status), *_buttons(rnd.can_vote), "", rnd, past or [])
+        return (*pickers, gr.update(value=sides[0].path, label=labels[0]),
+                gr.update(value=sides[1].path, label=labels[1]), feedback.status(status), *_buttons(False), "",
+                rnd, past or [])
 
-    def _side(self, letter: str, clip: Clip, blind: bool) -> Side:
-        safe = "" if blind else "_" + "".join(c if c.isalnum() or c in "_-." else "-" for c in clip.key.voice)
-        path = files.save(self.out_dir, f"{letter}{safe}.wav", clip.data)
-        return Side(clip.key.voice, clip.key.model, clip.key.speed, str(path))
+    def _open_file(self, clip: Clip) -> Path:
+        return files.serve_clip(self.out_dir, clip.key.digest, clip.key.file_name, clip.data)
+
+    def _blind_files(self, made: list[Clip]) -> list[Path]:
+        data = disguise(made[0].data, made[1].data, self.rng)
+        paths = [files.save(self.out_dir, f"{letter}.wav", d) for letter, d in zip("AB", data)]
+        stamp = os.stat(paths[0]).st_mtime
+        for path in paths:  # one time for both: a Last-Modified header cannot tell them apart
+            os.utime(path, (stamp, stamp))
+        return paths
 
     def next_pair(self, language: str, text: str | None, pool: list[str] | None, speed_a: float,
                   speed_b: float, blind: bool, past: list | None, progress: gr.Progress = gr.Progress()):
-        """A fresh pair from the pool (empty pool: every voice of the language), then `compare`.
-
-        Outputs: the two voice dropdowns (left alone when blind), then compare's outputs."""
+        """A fresh pair from the pool (empty pool: every voice of the language), then `compare`
+        (same outputs)."""
         voices = list(pool or []) or [v.id for v in self.catalog.voices_for(language)]
         counts = Counter(frozenset((v.voice_a, v.voice_b)) for v in self.store.votes(language))
         try:
             a, b = draw_pair(voices, counts, self.rng)
         except InputError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        shown = (gr.skip(), gr.skip()) if blind else (gr.update(value=a), gr.update(value=b))
         outputs = list(self.compare(language, text, a, speed_a, b, speed_b, blind, past, progress))
-        if blind:  # the Voice A/B dropdowns still show the last open pair: say these are others
-            outputs[2] = feedback.status(f"A blind pair from a pool of {len(set(voices))}: play both, then vote.")
-        return (*shown, *outputs)
+        if blind:
+            outputs[4] = feedback.status(f"A blind pair from a pool of {len(set(voices))}: "
+                                         "the voices are hidden until you vote. Play both clips.")
+        return tuple(outputs)
 
     def played(self, index: int, rnd: Round | None):
-        """A player was started: remember it; unlock the vote once both were heard."""
+        """A player was started: the server notes when. Outputs: status, 4 vote buttons."""
         if rnd is None:
-            return gr.skip(), gr.skip(), *(gr.skip() for _ in OUTCOMES)
-        rnd = replace(rnd, played=rnd.played | {index})
-        if rnd.voted:
-            status = gr.skip()
-        elif rnd.can_vote:
-            status = feedback.status("Both heard: which is better?")
-        else:
-            status = feedback.status(f"Now play {'AB'[1 - index]}.")
-        return rnd, status, *_buttons(rnd.can_vote)
+            return gr.skip(), *(gr.skip() for _ in OUTCOMES)
+        started = self.book.played(rnd.round_id, index)
+        if self.book.closed(rnd.round_id):
+            return gr.skip(), *_buttons(False)
+        if started == {0, 1}:
+            return feedback.status("Both playing or played: which is better?"), *_buttons(True)
+        return feedback.status(f"Now play {'AB'[1 - index]}."), *_buttons(False)
 
     def vote(self, outcome: str, rnd: Round | None, past: list | None, request: gr.Request | None = None):
-        """Records the vote, reveals the names. Outputs: round, status, 4 buttons, reveal, labels A/B, history."""
+        """Records the vote if it counts, reveals the names. Outputs: status, 4 buttons, reveal,
+        players A and B (labels), voice A, voice B, history."""
         if rnd is None:
             raise gr.Error("Generate a pair first.", print_exception=False)
-        if not rnd.can_vote:
-            raise gr.Error("This pair has a vote already." if rnd.voted else "Play both clips before voting.",
-                           print_exception=False)
+        session = _voter(request)
         a, b = rnd.sides
-        self.store.record(Vote(
-            language=rnd.language, text=rnd.text, voice_a=a.voice, voice_b=b.voice, model_a=a.model,
-            model_b=b.model, speed_a=a.speed, speed_b=b.speed, outcome=outcome, blind=rnd.blind,
-            backend=getattr(self.clips.backend, "name", "unknown"), session=_voter(request)))
-        rnd = replace(rnd, voted=True)
+        try:
+            self.book.admit(rnd.round_id, session)
+            try:
+                self.store.record(Vote(
+                    language=rnd.language, text=rnd.text, voice_a=a.voice, voice_b=b.voice, model_a=a.model,
+                    model_b=b.model, speed_a=a.speed, speed_b=b.speed, outcome=outcome, blind=rnd.blind,
+                    backend=getattr(self.clips.backend, "name", "unknown"), session=session,
+                    round_id=rnd.round_id))
+            except AlreadyVoted:
+                self.book.refund(session)
+                raise VoteRefused(VOTED) from None
+        except VoteRefused as exc:
+            raise gr.Error(str(exc), title="Vote not counted", print_exception=False) from None
+        self.book.close(rnd.round_id, VOTED)
         if rnd.blind:  # only now may the clips carry their names
             past = history.add_many(past, [history.entry("A/B (blind)", s.voice, rnd.language, rnd.text,
                                                          s.speed, s.path) for s in rnd.sides])
         reveal = (f"**Your vote: {OUTCOME_WORDS[outcome]}.** A was `{a.voice}` (Kokoro {a.model}, {a.speed:g}×), "
                   f"B was `{b.voice}` (Kokoro {b.model}, {b.speed:g}×).")
-        return (rnd, feedback.status("Vote saved. Next pair?"), *_buttons(False), reveal,
-                gr.update(label=side_label("A", a)), gr.update(label=side_label("B", b)), past or [])
+        return (feedback.status("Vote saved. Next pair?"), *_buttons(False), reveal,
+                gr.update(label=side_label("A", a)), gr.update(label=side_label("B", b)),
+                gr.update(value=a.voice, visible=True), gr.update(value=b.voice, visible=True), past or [])
 
     def receive(self, item: dict, side: int, other: str | None):
         """An auditioned clip sent to side A (0) or B (1): the A/B form takes its language, text,

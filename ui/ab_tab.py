@@ -16,9 +16,10 @@ from ui.ratings import OUTCOMES
 
 VOTE_LABELS = {"a": "A is better", "b": "B is better", "tie": "Tie", "bad": "Both bad"}
 INTRO = """\
-Compare two voices on one text. **Blind** shuffles the sides and hides the names until you vote;
-play both clips first. **Next pair** draws the two voices of the pool compared least so far, so a
-team can run a listening session over a shortlist (an empty pool means every voice of the language).
+Compare two voices on one text. **Blind** shuffles the sides and hides the names until you vote.
+A vote counts once per pair, after you have played both clips (at least 3 s of each).
+**Next pair** draws the two voices of the pool compared least so far, so a team can run a
+listening session over a shortlist (an empty pool means every voice of the language).
 """
 
 
@@ -69,18 +70,20 @@ def build_ab(desk: ABDesk, catalog: Catalog, language: str, past: gr.State, conc
     (voice_a, speed_a), (voice_b, speed_b) = sides
     lang.input(desk.on_language, [lang, text], [voice_a, voice_b, pool, text], queue=False,
                api_visibility="private")
-    round_outputs = [player_a, player_b, status, *buttons, reveal, round_state, past]
+    blind.input(desk.on_blind, [blind, round_state], [voice_a, voice_b, status, *buttons], queue=False,
+                api_visibility="private")
+    round_outputs = [voice_a, voice_b, player_a, player_b, status, *buttons, reveal, round_state, past]
     synth = dict(concurrency_limit=concurrency, concurrency_id="synthesis", api_visibility="private",
                  show_progress_on=[status])
     compare_btn.click(desk.compare, [lang, text, voice_a, speed_a, voice_b, speed_b, blind, past],
                       round_outputs, **synth)
-    next_btn.click(desk.next_pair, [lang, text, pool, speed_a, speed_b, blind, past],
-                   [voice_a, voice_b, *round_outputs], **synth)
+    next_btn.click(desk.next_pair, [lang, text, pool, speed_a, speed_b, blind, past], round_outputs, **synth)
     for index, player in enumerate((player_a, player_b)):
-        player.play(partial(desk.played, index), round_state, [round_state, status, *buttons],
+        player.play(partial(desk.played, index), round_state, [status, *buttons],
                     queue=False, api_visibility="private")
     votes = [btn.click(_voting(desk, outcome), [round_state, past],
-                       [round_state, status, *buttons, reveal, player_a, player_b, past], api_visibility="private")
+                       [status, *buttons, reveal, player_a, player_b, voice_a, voice_b, past],
+                       api_visibility="private")
              for outcome, btn in zip(OUTCOMES, buttons)]
     return ABForm(lang, text, voice_a, voice_b, speed_a, speed_b), votes
 

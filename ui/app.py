@@ -146,7 +146,7 @@ def build_generate(studio: Studio, catalog: Catalog, language: str, past: gr.Sta
         studio.generate, [text_box, language_dd, voice_dd, speed, split, fmt],
         [player, download, status, details, phonemes], api_name="generate", api_visibility="public",
         concurrency_limit=concurrency, concurrency_id="synthesis", show_progress_on=[status],
-    ).then(studio.remember, [download, language_dd, voice_dd, text_box, speed, past], past,
+    ).then(studio.remember, [download, past], past,
            queue=False, api_visibility="private")
     # No `cancels=`: the run sees the flag within a tick, says "Stopped" and ends its stream
     # cleanly (RunPod: cancels the job); a Gradio cancel would leave a stale status behind.

@@ -16,7 +16,6 @@ from worker.catalog import Catalog, Voice
 from worker.errors import KokoroError
 
 from ui import choices, feedback, files, history
-from ui.callbacks import output_name
 from ui.clips import ClipMaker, worker_count
 from ui.events import StopFlags
 from ui.feedback import as_toast, message
@@ -111,8 +110,9 @@ class Auditioner:
                 if isinstance(result, KokoroError):
                     item["error"] = message(result)
                 else:
-                    name = output_name(item["language"], voices[i], "wav")
-                    item["path"] = str(files.save(self.out_dir, name, result.data))
+                    # One file per cached clip: auditioning it again writes nothing new.
+                    item["path"] = str(files.serve_clip(self.out_dir, result.key.digest, result.key.file_name,
+                                                        result.data))
                     item["cached"] = result.cached
                     if not result.cached:  # a replay from the cache is already in the history
                         past = history.add_many(past, [history.entry("Audition", voices[i], item["language"],

@@ -76,5 +76,8 @@ def build_history(past: gr.State) -> None:
         if not items:
             gr.Markdown("Nothing yet.", elem_id="history-empty")
         for item in items:
+            if not history.playable(item):
+                gr.Markdown(f"{history.label(item)} · {history.EXPIRED}", elem_classes=["expired"])
+                continue
             gr.Audio(item["path"], label=history.label(item), type="filepath", interactive=False,
                      buttons=["download"])

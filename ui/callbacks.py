@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import logging
-import re
+from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +30,7 @@ from ui import choices, feedback, files, history
 from ui.feedback import UNEXPECTED
 from ui.files import FILE_TTL_S  # noqa: F401 (re-exported for tests)
 from ui.backends import Finished, Piece, Status, Stopped, Tick
-from ui.events import StopFlags
+from ui.events import StopFlags, session_of
 
 log = logging.getLogger("kokoro.ui")
 
@@ -47,8 +47,7 @@ _EMPTY_WAV = audio.encode(np.zeros(0, dtype=np.float32), "wav")
 def output_name(language: str, voice: str, fmt: str, when: datetime | None = None) -> str:
     """`{language}_{voice}_{timestamp}.{ext}`; a blend's ':' and ',' become '-' for file systems."""
     stamp = (when or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    safe_voice = re.sub(r"[^A-Za-z0-9_.-]+", "-", voice).strip("-") or "voice"
-    return f"{language}_{safe_voice}_{stamp}.{fmt}"
+    return f"{language}_{files.safe_voice(voice)}_{stamp}.{fmt}"
 
 
 def details_markdown(result: Finished, backend: str) -> str:
@@ -71,6 +70,9 @@ class Studio:
         self.catalog = catalog or default_catalog()
         self.out_dir = Path(out_dir or files.default_dir())
         self._stops = StopFlags()
+        # session → what was submitted for its last finished job: History labels a clip with the
+        # request that made it, not with the form as it is when the job ends.
+        self._made: OrderedDict[str, dict] = OrderedDict()
 
     # --- the form ---------------------------------------------------------------------------
 
@@ -103,9 +105,9 @@ class Studio:
         payload = {"text": text or "", "voice": voice or "", "language": language, "speed": float(speed),
                    "split_sentences": bool(split_sentences), "format": fmt}
         with self._stops.running(request) as flag:
-            yield from self._generate(payload, flag.is_set, progress)
+            yield from self._generate(payload, flag.is_set, progress, session_of(request))
 
-    def _generate(self, payload: dict, should_stop, progress) -> Iterator[tuple]:
+    def _generate(self, payload: dict, should_stop, progress, session: str = "") -> Iterator[tuple]:
         skip = gr.skip()
         try:
             events = self.backend.run(payload, should_stop)
@@ -128,6 +130,10 @@ class Studio:
                     yield _EMPTY_WAV, skip, skip, skip, skip  # see PUMPS
                 elif isinstance(event, Finished):
                     path = self._save(event)
+                    self._made[session] = payload
+                    self._made.move_to_end(session)
+                    while len(self._made) > 1000:
+                        self._made.popitem(last=False)
                     # RunPod sends the whole file at the end; locally the player already has it all.
                     player = event.data if self.backend.name != "local" else skip
                     phonemes = "\n".join(c.get("phonemes", "") for c in event.chunks)
@@ -143,13 +149,14 @@ class Studio:
             yield skip, skip, feedback.status(UNEXPECTED, "error"), skip, skip
             raise gr.Error(UNEXPECTED, print_exception=False) from None
 
-    def remember(self, file: str | None, language: str, voice: str | None, text: str | None,
-                 speed: float, past: list | None) -> list:
-        """After Generate: the finished download joins the session history (nothing, if it failed)."""
-        if not file:
+    def remember(self, file: str | None, past: list | None, request: gr.Request | None = None) -> list:
+        """After Generate: the finished download joins the session history, labelled with what was
+        submitted for it (nothing, if it failed)."""
+        payload = self._made.pop(session_of(request), None)
+        if not file or payload is None:
             return past or []
-        return history.add_many(past, [history.entry("Generate", voice or "", language, text or "",
-                                                     speed, file)])
+        return history.add_many(past, [history.entry("Generate", payload["voice"], payload["language"],
+                                                     payload["text"], payload["speed"], file)])
 
     def _save(self, result: Finished) -> Path:
         return files.save(self.out_dir, output_name(result.language, result.voice, result.format),

@@ -1,14 +1,15 @@
 """Finished clips for the A/B and Audition tabs, through the studio's backend, with a bounded cache.
 
 A clip is one whole synthesis (no streaming: these views compare finished takes). The cache key
-is (model, voice, text, speed, format), so auditioning a sentence again, or sending an audition
+is (model, voice, language, text, speed, format): one voice reading en-gb and en-us makes two
+clips. So auditioning a sentence again, or sending an audition
 clip to the A/B tab, costs nothing. The cache holds at most KOKORO_CLIP_CACHE_MB (default 256)
 of encoded audio, shared by every visitor of this process; the least recently used clip goes first.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -18,7 +19,9 @@ from dataclasses import dataclass, replace
 from worker.catalog import Catalog
 from worker.errors import KokoroError
 from worker.request import parse_request
+from worker.settings import env_megabytes
 
+from ui import files
 from ui.events import Finished, StopCheck, Stopped
 
 DEFAULT_CACHE_MB = 256.0
@@ -28,9 +31,21 @@ DEFAULT_CACHE_MB = 256.0
 class ClipKey:
     model: str
     voice: str  # a voice id or a normalised blend spec
+    language: str
     text: str
     speed: float
     format: str
+
+    @property
+    def digest(self) -> str:
+        """A name for the clip's served file folder that says nothing of what is in it."""
+        return hashlib.sha256(repr(self).encode()).hexdigest()[:32]
+
+    @property
+    def file_name(self) -> str:
+        """`{language}_{voice}[_{speed}x].{format}`; a blend's ':' and ',' become '-'."""
+        speed = "" if self.speed == 1 else f"_{self.speed:g}x"
+        return f"{self.language}_{files.safe_voice(self.voice)}{speed}.{self.format}"
 
 
 @dataclass(frozen=True)
@@ -44,12 +59,7 @@ class Clip:
 
 
 def cache_bytes_from_env() -> int:
-    raw = os.environ.get("KOKORO_CLIP_CACHE_MB", "").strip()
-    try:
-        mb = float(raw) if raw else DEFAULT_CACHE_MB
-    except ValueError:
-        mb = DEFAULT_CACHE_MB
-    return max(0, int(mb * 1024 * 1024))
+    return env_megabytes("KOKORO_CLIP_CACHE_MB", DEFAULT_CACHE_MB)
 
 
 class ClipCache:
@@ -104,8 +114,8 @@ class ClipMaker:
     def key(self, payload: dict) -> ClipKey:
         """The cache key; raises InputError (the worker's own message) for a bad payload."""
         request = parse_request(payload, self.catalog)
-        return ClipKey(request.model, request.voice_spec, request.text, round(request.speed, 3),
-                       request.format)
+        return ClipKey(request.model, request.voice_spec, request.language, request.text,
+                       round(request.speed, 3), request.format)
 
     def make(self, payload: dict, should_stop: StopCheck = lambda: False) -> Clip:
         key = self.key(payload)

@@ -7,6 +7,7 @@ to HISTORY_MAX entries so a long session cannot grow without limit.
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 HISTORY_MAX = 100
 
@@ -19,6 +20,14 @@ def entry(kind: str, voice: str, language: str, text: str, speed: float, path: s
 def add_many(past: list | None, new: list[dict]) -> list[dict]:
     """The history with `new` in front (in their order), oldest dropped past HISTORY_MAX."""
     return (list(new) + list(past or []))[:HISTORY_MAX]
+
+
+def playable(item: dict) -> bool:
+    """Whether the clip's file is still there (served files expire; see ui/files.py)."""
+    return Path(item["path"]).is_file()
+
+
+EXPIRED = "expired: served files are kept for an hour (fewer when space runs short); make it again."
 
 
 def label(item: dict) -> str:

@@ -11,10 +11,10 @@ import pandas as pd
 from worker.catalog import Catalog
 
 from ui import files
-from ui.ratings import BASE, rate
+from ui.ratings import BASE, VOTE_FLOOR, rate
 from ui.votes import VoteStore
 
-TABLE_COLUMNS = ["Rank", "Voice", "Model", "Rating", "± 95%", "Votes", "Wins", "Losses", "Ties"]
+TABLE_COLUMNS = ["Rank", "Voice", "Model", "Rating", "95% interval", "Votes", "Wins", "Losses", "Ties", "Note"]
 
 
 def standings(store: VoteStore, language: str, catalog: Catalog) -> tuple[pd.DataFrame, pd.DataFrame, str]:
@@ -25,7 +25,8 @@ def standings(store: VoteStore, language: str, catalog: Catalog) -> tuple[pd.Dat
     for rank, r in enumerate(ratings, start=1):
         voice = catalog.voice(r.voice)
         model = voice.model if voice else "blend"
-        rows.append([rank, r.voice, model, round(r.rating), round(r.ci95), r.votes, r.wins, r.losses, r.ties])
+        rows.append([rank, r.voice, model, round(r.rating), f"{round(r.low)}–{round(r.high)}", r.votes, r.wins,
+                     r.losses, r.ties, "preliminary" if r.preliminary else ""])
     board = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     chart = pd.DataFrame({"Voice": [r.voice for r in ratings],
                           "vs average": [round(r.rating - BASE) for r in ratings]})
@@ -38,8 +39,9 @@ def standings(store: VoteStore, language: str, catalog: Catalog) -> tuple[pd.Dat
         by = f" from {voters} voter{'s' if voters != 1 else ''}" if voters else ""
         summary = (f"**{len(votes)} vote{'s' if len(votes) != 1 else ''}** for {name} over "
                    f"{len(ratings)} voices{by}. "
-                   "Ratings are Bradley-Terry estimates (1000 = average, +100 ≈ 64 % to win); "
-                   "few votes keep a voice near 1000 with a wide ± interval.")
+                   "Ratings are Bradley-Terry estimates (1000 = average, +100 ≈ 64 % to win) with "
+                   "bootstrap 95 % intervals; voices rank by the interval's lower bound, and a voice with "
+                   f"fewer than {VOTE_FLOOR} votes is marked preliminary.")
     return board, chart, summary
 
 

@@ -1,11 +1,16 @@
-"""Voice ratings from pairwise votes: a Bradley-Terry model with a prior, on an Elo-like scale.
+"""Voice ratings from pairwise votes: Bradley-Terry with a prior, bootstrap intervals, on an Elo scale.
 
 Each voice has a strength θ; P(i beats j) = σ(θi − θj). A tie counts as half a win each way,
 and so does "both bad" (neither voice was preferred). A Gaussian prior θ ~ N(0, PRIOR_SD²) keeps
-ratings finite and modest while votes are few: one lucky win moves a voice a little, ten wins
-move it a lot. The estimate is the posterior mode (Newton's method on the whole model at once,
-so the order of the votes does not matter, unlike online Elo), and its uncertainty the
-posterior's curvature. Shown as 1000 + 400·log10(odds): 100 points ≈ 64 % to win.
+ratings finite while votes are few (an unbeaten voice with maximum likelihood alone would be
+infinitely strong). The estimate is the posterior mode (Newton's method on the whole model at
+once, so the order of the votes does not matter, unlike online Elo).
+
+Uncertainty as TTS Arena and Chatbot Arena compute it: the votes are resampled with replacement
+BOOTSTRAP_ROUNDS times and refitted; a voice's 95 % interval is the 2.5th to 97.5th percentile of
+its rating over the resamples. Voices rank by the interval's lower bound, so a voice needs
+consistent wins, not one lucky vote, to reach the top; below VOTE_FLOOR votes it is marked
+preliminary. Shown as 1000 + 400·log10(odds): 100 points ≈ 64 % to win.
 """
 
 from __future__ import annotations
@@ -20,18 +25,24 @@ OUTCOMES = ("a", "b", "tie", "bad")  # A won, B won, a tie, both bad
 PRIOR_SD = 1.0  # in log-odds: a voice's strength is a priori within ±2 (≈ ±350 points) of average
 BASE = 1000.0
 SCALE = 400.0 / math.log(10.0)  # log-odds → Elo points
-Z95 = 1.96
+BOOTSTRAP_ROUNDS = 200
+VOTE_FLOOR = 10  # fewer votes than this and a voice's place is "preliminary"
 
 
 @dataclass(frozen=True)
 class Rating:
     voice: str
     rating: float  # Elo-like points around BASE
-    ci95: float  # ± points, a 95 % interval
+    low: float  # the bootstrap 95 % interval, in points
+    high: float
     votes: int
     wins: int
     losses: int
     ties: int  # ties and "both bad"
+
+    @property
+    def preliminary(self) -> bool:
+        return self.votes < VOTE_FLOOR
 
 
 def _score(outcome: str) -> float:
@@ -41,41 +52,53 @@ def _score(outcome: str) -> float:
     return {"a": 1.0, "b": 0.0}.get(outcome, 0.5)
 
 
-def rate(votes: Iterable[tuple[str, str, str]], prior_sd: float = PRIOR_SD) -> list[Rating]:
-    """Ratings for every voice in `votes` (voice_a, voice_b, outcome), best first."""
+def rate(votes: Iterable[tuple[str, str, str]], prior_sd: float = PRIOR_SD,
+         rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> list[Rating]:
+    """Ratings for every voice in `votes` (voice_a, voice_b, outcome), ranked by the lower bound
+    of their interval (then rating). `seed` fixes the resamples: one set of votes, one table."""
     games = [(a, b, _score(o)) for a, b, o in votes if a != b]
     voices = sorted({v for a, b, _ in games for v in (a, b)})
     if not voices:
         return []
     index = {v: i for i, v in enumerate(voices)}
-    n = len(voices)
     ia = np.array([index[a] for a, _, _ in games])
     ib = np.array([index[b] for _, b, _ in games])
     score = np.array([s for _, _, s in games])
     precision = 1.0 / prior_sd**2
-    theta = np.zeros(n)
-    for _ in range(100):
-        p, hess = _curvature(theta, ia, ib, precision)
-        grad = -precision * theta
-        np.add.at(grad, ia, score - p)
-        np.subtract.at(grad, ib, score - p)
-        step = np.linalg.solve(hess, grad)
-        theta += step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    # Uncertainty of each rating relative to the average voice: the level of the whole scale is
-    # arbitrary (only differences are observed), and its prior-only spread would swamp the interval.
-    cov = np.linalg.inv(_curvature(theta, ia, ib, precision)[1])
-    sd = np.sqrt(np.maximum(np.diag(cov) - 2 * cov.mean(axis=1) + cov.mean(), 0.0))
+    theta = _fit(np.zeros(len(voices)), ia, ib, score, precision)
+    rng = np.random.default_rng(seed)
+    samples = np.empty((rounds, len(voices)))
+    for k in range(rounds):
+        pick = rng.integers(0, len(games), len(games))
+        samples[k] = _fit(theta.copy(), ia[pick], ib[pick], score[pick], precision)
+    low, high = np.percentile(samples, [2.5, 97.5], axis=0) if rounds else (theta, theta)
     ratings = []
     for voice, i in index.items():
         as_a, as_b = score[ia == i], score[ib == i]
         wins = int((as_a == 1).sum() + (as_b == 0).sum())
         losses = int((as_a == 0).sum() + (as_b == 1).sum())
         ties = int((as_a == 0.5).sum() + (as_b == 0.5).sum())
-        ratings.append(Rating(voice, float(BASE + SCALE * theta[i]), float(Z95 * SCALE * sd[i]),
+        ratings.append(Rating(voice, _points(theta[i]), _points(low[i]), _points(high[i]),
                               wins + losses + ties, wins, losses, ties))
-    return sorted(ratings, key=lambda r: (-r.rating, r.voice))
+    return sorted(ratings, key=lambda r: (-r.low, -r.rating, r.voice))
+
+
+def _points(theta: float) -> float:
+    return float(BASE + SCALE * theta)
+
+
+def _fit(theta, ia, ib, score, precision: float):
+    """The posterior mode by Newton's method, centred so the average voice is 0 (only
+    differences are observed; the prior alone would fix the level only loosely)."""
+    for _ in range(100):
+        p, hess = _curvature(theta, ia, ib, precision)
+        residual = score - p
+        grad = -precision * theta + np.bincount(ia, residual, len(theta)) - np.bincount(ib, residual, len(theta))
+        step = np.linalg.solve(hess, grad)
+        theta += step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return theta - theta.mean()
 
 
 def _curvature(theta, ia, ib, precision: float):
@@ -83,12 +106,11 @@ def _curvature(theta, ia, ib, precision: float):
     thanks to the prior, so Newton's step always exists)."""
     p = 1.0 / (1.0 + np.exp(-(theta[ia] - theta[ib])))
     w = p * (1.0 - p)
-    hess = precision * np.eye(len(theta))
-    np.add.at(hess, (ia, ia), w)
-    np.add.at(hess, (ib, ib), w)
-    np.subtract.at(hess, (ia, ib), w)
-    np.subtract.at(hess, (ib, ia), w)
-    return p, hess
+    n = len(theta)
+    hess = precision * np.eye(n)
+    hess[np.diag_indices(n)] += np.bincount(ia, w, n) + np.bincount(ib, w, n)
+    cross = np.bincount(ia * n + ib, w, n * n).reshape(n, n)
+    return p, hess - cross - cross.T
 
 
 def win_probability(a: float, b: float) -> float:

@@ -46,7 +46,16 @@ MIGRATIONS = (
     ALTER TABLE votes ADD COLUMN session TEXT NOT NULL DEFAULT '';
     CREATE INDEX votes_by_language ON votes (language, id);
     """,
+    # v3: the round a vote belongs to; one vote per round, whatever a client sends (older rows: NULL).
+    """
+    ALTER TABLE votes ADD COLUMN round_id TEXT;
+    CREATE UNIQUE INDEX votes_one_per_round ON votes (round_id);
+    """,
 )
+
+
+class AlreadyVoted(Exception):
+    """The round has its vote: a second one (a double click, a replayed request) is refused."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ class Vote:
     blind: bool
     backend: str
     session: str = ""
+    round_id: str | None = None
     created_at: str = ""  # UTC ISO 8601, set when recorded
     id: int | None = None
 
@@ -120,7 +130,7 @@ class VoteStore:
             return conn.execute("PRAGMA user_version").fetchone()[0]
 
     def record(self, vote: Vote) -> Vote:
-        """Stores the vote; returns it with its id and time."""
+        """Stores the vote; returns it with its id and time. AlreadyVoted if its round has one."""
         if vote.outcome not in OUTCOMES:
             raise ValueError(f"unknown outcome {vote.outcome!r}")
         stamp = vote.created_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -128,8 +138,13 @@ class VoteStore:
         row.pop("id")
         names = ", ".join(row)
         with self._connect() as conn:
-            cursor = conn.execute(f"INSERT INTO votes ({names}) VALUES ({', '.join('?' * len(row))})",
-                                  tuple(row.values()))
+            try:
+                cursor = conn.execute(f"INSERT INTO votes ({names}) VALUES ({', '.join('?' * len(row))})",
+                                      tuple(row.values()))
+            except sqlite3.IntegrityError as exc:
+                if "round_id" in str(exc):
+                    raise AlreadyVoted(vote.round_id) from None
+                raise
             new_id = cursor.lastrowid
         return Vote(**{**row, "blind": vote.blind, "id": new_id})
 

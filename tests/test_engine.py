@@ -134,6 +134,33 @@ def test_missing_cache_entry_is_a_clear_error(engine):
         engine._fetch("hexgrad/Kokoro-82M", "voices/zz_nobody.pt", "Voice zz_nobody")
 
 
+def test_without_the_weights_and_without_the_hub_the_answer_comes_at_once(catalog, tmp_path, monkeypatch):
+    import socket
+
+    import huggingface_hub
+    from huggingface_hub import constants
+
+    with socket.socket() as closed:  # a port nobody listens on: connections are refused at once
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{port}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    calls = []
+    real = huggingface_hub.hf_hub_download
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download",
+                        lambda *a, **k: calls.append(k.get("local_files_only")) or real(*a, **k))
+    empty = Engine(catalog, cache_dir=tmp_path / "hub")
+    with pytest.raises(ModelUnavailableError) as caught:
+        empty.model("v1.0")
+    message = str(caught.value)
+    assert "Kokoro v1.0 config (hexgrad/Kokoro-82M/config.json) is not in the Hugging Face cache" in message
+    assert "127.0.0.1 cannot be reached from here" in message and "python worker/fetch_weights.py" in message
+    assert calls == [True]  # the cache was asked; no download (and its ~25 s of retries) was tried
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelUnavailableError, match="HF_HUB_OFFLINE is set"):
+        empty.model("v1.0")
+
+
 def test_device_is_cpu_without_cuda(engine, monkeypatch):
     assert engine.device == ("cuda" if torch.cuda.is_available() else "cpu")
     monkeypatch.setenv("KOKORO_DEVICE", "cpu")

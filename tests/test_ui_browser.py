@@ -7,7 +7,10 @@ planted API key, to show the key never reaches the browser.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import sys
 
 import pytest
 
@@ -23,7 +26,11 @@ SYNTH_TIMEOUT_MS = 180_000  # the stand-in model on 2 busy cores can be slow; ne
 
 @pytest.fixture(scope="module")
 def local_app(standin_hf_home):
-    with running_app() as app:
+    # PATH holds only Python's folder: no system ffmpeg (the streaming player then uses the one
+    # imageio-ffmpeg bundles), as on a fresh machine with nothing installed but Python.
+    bare_path = os.path.dirname(sys.executable)
+    assert shutil.which("ffmpeg", path=bare_path) is None
+    with running_app(PATH=bare_path) as app:
         yield app
 
 

@@ -23,6 +23,7 @@ from worker.request import FORMATS, SPEED_MAX, SPEED_MIN, max_text_chars  # noqa
 from ui import choices  # noqa: E402
 from ui.backends import LocalBackend, backend_from_env, shared_engine  # noqa: E402
 from ui.ab import ABDesk  # noqa: E402
+from ui.ffmpeg_path import ensure_ffmpeg  # noqa: E402
 from ui.ab_tab import build_ab, build_leaderboard  # noqa: E402
 from ui.audition import Auditioner  # noqa: E402
 from ui.audition_tab import build_audition, build_history  # noqa: E402
@@ -73,6 +74,7 @@ CSS = """
 def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1,
           desk: ABDesk | None = None, auditioner: Auditioner | None = None) -> gr.Blocks:
     """The page: a hero, the backend banner, and the tabs."""
+    ensure_ffmpeg()  # the streaming player's encoder
     language = DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in catalog.languages else next(iter(catalog.languages))
     clips = ClipMaker(studio.backend, catalog)
     desk = desk or ABDesk(clips, catalog, out_dir=studio.out_dir)

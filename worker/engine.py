@@ -19,6 +19,7 @@ import torch
 
 from worker import audio, batching, chunking, g2p, memory, normalize
 from worker.catalog import Catalog, default_catalog
+from worker import hub
 from worker.errors import InputError, KokoroError, ModelUnavailableError
 from worker.request import SynthesisRequest
 
@@ -99,13 +100,20 @@ class Engine:
         from huggingface_hub import hf_hub_download
         from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 
+        try:  # the cache first: no network call at all when the file is there
+            return hf_hub_download(repo_id=repo_id, filename=filename, cache_dir=self.cache_dir,
+                                   local_files_only=True)
+        except LocalEntryNotFoundError:
+            pass
+        missing = (f"{what} ({repo_id}/{filename}) is not in the Hugging Face cache "
+                   f"({self.cache_dir or '$HF_HOME/hub'})")
+        # Without this check an unreachable hub costs ~25 s of retries before the same answer.
+        if (reason := hub.unreachable()) is not None:
+            raise ModelUnavailableError(f"{missing}, and {reason}. {hub.HOW_TO_FILL}") from None
         try:
             return hf_hub_download(repo_id=repo_id, filename=filename, cache_dir=self.cache_dir)
         except LocalEntryNotFoundError:
-            raise ModelUnavailableError(
-                f"{what} ({repo_id}/{filename}) is not in the Hugging Face cache and cannot be "
-                "downloaded here; fill the cache first (see README, 'Weights')."
-            ) from None
+            raise ModelUnavailableError(f"{missing} and could not be downloaded. {hub.HOW_TO_FILL}") from None
         except HfHubHTTPError as exc:
             raise ModelUnavailableError(f"{what} ({repo_id}/{filename}) could not be fetched: "
                                         f"{exc.__class__.__name__}.") from None

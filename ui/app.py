@@ -8,7 +8,6 @@ KOKORO_BACKEND=runpod), else locally on this machine's GPU or CPU; the page says
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 from pathlib import Path
@@ -18,7 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `pytho
 import gradio as gr  # noqa: E402
 
 from worker.catalog import Catalog, default_catalog  # noqa: E402
-from worker.request import FORMATS, SPEED_MAX, SPEED_MIN, max_text_chars  # noqa: E402
+from worker.request import FORMATS, SPEED_MAX, SPEED_MIN  # noqa: E402
+from worker import settings  # noqa: E402
+from worker.errors import KokoroError  # noqa: E402
+from worker.settings import max_text_chars  # noqa: E402
 
 from ui import choices  # noqa: E402
 from ui.backends import LocalBackend, backend_from_env, shared_engine  # noqa: E402
@@ -166,17 +168,17 @@ def _preload(models: list[str]) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("KOKORO_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        catalog = default_catalog()  # a broken catalog stops start-up with its one message
+    except KokoroError as exc:
+        sys.exit(f"kokoro studio cannot start: {exc}")
+    settings.check_or_exit("kokoro studio", list(catalog.models))  # exit 1 on any bad setting
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal Gradio request
-    catalog = default_catalog()
     backend = backend_from_env()
     log.info("Studio backend: %s", backend.name)
     local = isinstance(backend, LocalBackend)
-    if local and os.environ.get("KOKORO_SKIP_WARMUP", "").strip().lower() not in {"1", "true", "yes"}:
-        wanted = [m.strip() for m in os.environ.get("KOKORO_MODELS", ",".join(catalog.models)).split(",")]
-        threading.Thread(target=_preload, args=([m for m in wanted if m in catalog.models],),
-                         daemon=True).start()
+    if local and not settings.env_flag("KOKORO_SKIP_WARMUP"):
+        threading.Thread(target=_preload, args=(settings.models(list(catalog.models)),), daemon=True).start()
     # Local synthesis is compute-bound: one at a time. RunPod jobs only wait on HTTP here.
     demo = build(Studio(backend, catalog), catalog, backend.describe(), concurrency=1 if local else 16)
     demo.queue(max_size=64).launch(theme=THEME, css=CSS, footer_links=["api", "gradio"],

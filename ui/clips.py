@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from worker.catalog import Catalog
 from worker.errors import KokoroError
 from worker.request import parse_request
-from worker.settings import env_megabytes
+from worker.settings import megabytes
 
 from ui import files
 from ui.events import Finished, StopCheck, Stopped
@@ -59,7 +59,7 @@ class Clip:
 
 
 def cache_bytes_from_env() -> int:
-    return env_megabytes("KOKORO_CLIP_CACHE_MB", DEFAULT_CACHE_MB)
+    return megabytes("KOKORO_CLIP_CACHE_MB", DEFAULT_CACHE_MB)
 
 
 class ClipCache:

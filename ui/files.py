@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from worker.settings import env_megabytes
+from worker.settings import megabytes
 
 FILE_TTL_S = 3600.0
 DEFAULT_SERVED_MB = 512.0
@@ -35,7 +35,7 @@ def safe_voice(voice: str) -> str:
 
 
 def max_bytes_from_env() -> int:
-    return env_megabytes("KOKORO_SERVED_MB", DEFAULT_SERVED_MB)
+    return megabytes("KOKORO_SERVED_MB", DEFAULT_SERVED_MB)
 
 
 def save(out_dir: Path, name: str, data: bytes) -> Path:

@@ -17,9 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from worker import audio, batching, chunking, g2p, memory, normalize
+from worker import audio, batching, chunking, g2p, hub, memory, normalize, settings
 from worker.catalog import Catalog, default_catalog
-from worker import hub
 from worker.errors import InputError, KokoroError, ModelUnavailableError
 from worker.request import SynthesisRequest
 
@@ -29,7 +28,7 @@ Progress = Callable[[int, int | None], None]  # (chunks done, total or None whil
 
 
 def default_device() -> str:
-    return os.environ.get("KOKORO_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    return settings.device()
 
 
 def zh_v11_speed(n_phonemes: int) -> float:

@@ -45,9 +45,9 @@ import runpod  # noqa: E402
 from worker.audio import SAMPLE_RATE, encode  # noqa: E402
 from worker.catalog import default_catalog  # noqa: E402
 from worker.engine import Engine  # noqa: E402
-from worker.errors import KokoroError, SettingsError  # noqa: E402
+from worker.errors import KokoroError  # noqa: E402
 from worker.request import parse_request  # noqa: E402
-from worker.settings import env_flag  # noqa: E402
+from worker import settings  # noqa: E402
 
 log = logging.getLogger("kokoro.worker")
 _engine: Engine | None = None
@@ -70,12 +70,29 @@ def _message(result, chunks: int) -> str:
     return " ".join(parts + result.notes)
 
 
+def _reports_progress() -> bool:
+    # Progress goes to RunPod's job URL; the SDK's local API and --test_input have none, and the SDK
+    # would log "ERROR Failed to return job results" for every update sent there.
+    return bool(os.environ.get("RUNPOD_WEBHOOK_POST_OUTPUT"))
+
+
+def _quiet_sdk() -> None:
+    """The SDK logs each job's input and output at DEBUG, its default level: it gets ours, never
+    below INFO, so no text a user sent ends up in a log."""
+    from runpod.serverless.modules.rp_logger import RunPodLogger
+
+    level = settings.log_level()
+    RunPodLogger().set_level("INFO" if level == "DEBUG" else level)
+
+
 def handler(job: dict) -> dict:
     """One job in, one audio file (or one error sentence) out."""
     try:
         request = parse_request(job.get("input"), engine().catalog)
 
         def progress(done: int, total: int | None) -> None:
+            if not _reports_progress():
+                return
             if total is None:  # G2P is still ahead of the model: the count is not known yet
                 runpod.serverless.progress_update(job, f"chunk {done}")
             elif total > 1:
@@ -129,18 +146,6 @@ async def concurrent_handler(job: dict) -> dict:
     return await asyncio.to_thread(handler, job)
 
 
-def concurrency_from_env() -> int:
-    """KOKORO_CONCURRENCY: jobs one worker runs at once (default 1; at most 16)."""
-    raw = os.environ.get("KOKORO_CONCURRENCY", "").strip() or "1"
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"KOKORO_CONCURRENCY must be a whole number, not '{raw[:20]}'.") from None
-    if not 1 <= value <= 16:
-        raise SettingsError(f"KOKORO_CONCURRENCY must be between 1 and 16, not {value}.")
-    return value
-
-
 def _warm_up_quietly(models: list[str]) -> None:
     try:
         engine().warm_up(models)
@@ -149,14 +154,16 @@ def _warm_up_quietly(models: list[str]) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=os.environ.get("KOKORO_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         catalog = default_catalog()  # a broken catalog stops start-up with its one message
-        concurrency = concurrency_from_env()
-        if not env_flag("KOKORO_SKIP_WARMUP"):
-            models = [m.strip() for m in os.environ.get("KOKORO_MODELS", ",".join(catalog.models)).split(",")
-                      if m.strip()]
+    except KokoroError as exc:
+        sys.exit(f"kokoro worker cannot start: {exc}")
+    settings.check_or_exit("kokoro worker", list(catalog.models))  # exit 1 on any bad setting
+    _quiet_sdk()
+    concurrency = settings.concurrency()
+    try:
+        if not settings.env_flag("KOKORO_SKIP_WARMUP"):
+            models = settings.models(list(catalog.models))
             for name in models:
                 engine().locate(name)  # a missing model stops start-up now, not at its first job
             # The first model serves jobs as soon as it is warm; the others warm up meanwhile
@@ -167,7 +174,7 @@ def main() -> None:
                                  daemon=True).start()
     except KokoroError as exc:
         sys.exit(f"kokoro worker cannot start: {exc}")
-    if env_flag("KOKORO_STREAM"):
+    if settings.env_flag("KOKORO_STREAM"):
         runpod.serverless.start({"handler": stream_handler, "return_aggregate_stream": True})
     elif concurrency > 1:
         runpod.serverless.start({"handler": concurrent_handler, "concurrency_modifier": lambda _: concurrency})

@@ -7,25 +7,18 @@ says what is wrong and what would be right. The handler and the UI both call `pa
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass
 
 from worker.catalog import Catalog, Voice
 from worker.errors import InputError
 from worker.normalize import clean
+from worker.settings import max_text_chars
 
 FORMATS = ("wav", "flac", "mp3", "ogg")
 SPEED_MIN, SPEED_MAX = 0.5, 2.0
-DEFAULT_MAX_CHARS = 10_000
 FIELDS = ("text", "voice", "language", "speed", "split_sentences", "format")
 _VOICE_ID = re.compile(r"^[a-z]{2}_[a-z0-9]+$")
-
-
-def max_text_chars() -> int:
-    """The configurable text limit (KOKORO_MAX_TEXT_CHARS)."""
-    raw = os.environ.get("KOKORO_MAX_TEXT_CHARS", "")
-    return int(raw) if raw.strip().isdigit() and int(raw) > 0 else DEFAULT_MAX_CHARS
 
 
 @dataclass(frozen=True)

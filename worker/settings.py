@@ -1,21 +1,149 @@
-"""Reading our on/off settings from the environment, one way everywhere."""
+"""Every KOKORO_* setting of the worker and the studio, parsed in one place with one error policy.
+
+A bad value is a SettingsError whose one sentence names the variable, the value and what it
+accepts. Both entry points parse them all at start-up (`check_or_exit`) and stop with that line and
+exit code 1, no traceback, before serving anything. The accessors below read the environment when
+called, so a process (or a test) that changes a variable sees the change; they parse the same way.
+
+| variable | default | accepts |
+|---|---|---|
+| KOKORO_DEVICE | cuda if available, else cpu | cpu, cuda, cuda:N, mps (where present) |
+| KOKORO_MODELS | every catalog model | comma-separated catalog model names |
+| KOKORO_LOG_LEVEL | INFO | DEBUG, INFO, WARNING, ERROR, CRITICAL |
+| KOKORO_CONCURRENCY | 1 | 1 to 16 |
+| KOKORO_MAX_TEXT_CHARS | 10000 | a whole number ≥ 1 |
+| KOKORO_CLIP_CACHE_MB, KOKORO_SERVED_MB | 256, 512 | a number ≥ 0 |
+| KOKORO_SKIP_WARMUP, KOKORO_STREAM, KOKORO_BATCH_VOICES | off | 1/true/yes/on or 0/false/no/off |
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import sys
+from collections.abc import Mapping
+
+from worker.errors import SettingsError
+
+Env = Mapping[str, str]
+YES, NO = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+FLAGS = ("KOKORO_SKIP_WARMUP", "KOKORO_STREAM", "KOKORO_BATCH_VOICES")
+DEFAULT_MAX_CHARS = 10_000
 
 
-def env_flag(name: str) -> bool:
-    """True for 1/true/yes/on (any case); unset or anything else is False."""
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+def _env(env: Env | None) -> Env:
+    return os.environ if env is None else env
 
 
-def env_megabytes(name: str, default_mb: float) -> int:
-    """A size given in MB, as bytes; unset or unreadable gives the default (issue 12 will make a bad
-    value an error, for every setting at once)."""
-    raw = os.environ.get(name, "").strip()
+def _shown(raw: str) -> str:
+    return repr(raw if len(raw) <= 40 else raw[:39] + "…")
+
+
+def env_flag(name: str, env: Env | None = None) -> bool:
+    """On for 1/true/yes/on, off for unset/empty/0/false/no/off (any case); anything else is an error."""
+    raw = _env(env).get(name, "").strip()
+    if raw.lower() in YES:
+        return True
+    if raw.lower() in NO:
+        return False
+    raise SettingsError(f"{name}={_shown(raw)} is not a switch: use 1/true/yes/on or 0/false/no/off.")
+
+
+def whole_number(name: str, default: int, low: int, high: int | None = None, env: Env | None = None) -> int:
+    raw = _env(env).get(name, "").strip()
+    if not raw:
+        return default
+    if not re.fullmatch(r"[+-]?\d+", raw):
+        raise SettingsError(f"{name}={_shown(raw)} is not a whole number.")
+    value = int(raw)
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise SettingsError(f"{name}={value} is out of range: it must be {bounds}.")
+    return value
+
+
+def megabytes(name: str, default_mb: float, env: Env | None = None) -> int:
+    """A size given in MB, as bytes."""
+    raw = _env(env).get(name, "").strip()
     try:
         mb = float(raw) if raw else default_mb
     except ValueError:
-        mb = default_mb
-    return max(0, int(mb * 1024 * 1024))
+        mb = -1.0
+    if not 0 <= mb < float("inf"):
+        raise SettingsError(f"{name}={_shown(raw)} is not a size in MB (a number, 0 or more).")
+    return int(mb * 1024 * 1024)
+
+
+def max_text_chars(env: Env | None = None) -> int:
+    return whole_number("KOKORO_MAX_TEXT_CHARS", DEFAULT_MAX_CHARS, 1, env=env)
+
+
+def concurrency(env: Env | None = None) -> int:
+    """Jobs one worker runs at once."""
+    return whole_number("KOKORO_CONCURRENCY", 1, 1, 16, env=env)
+
+
+def log_level(env: Env | None = None) -> str:
+    raw = _env(env).get("KOKORO_LOG_LEVEL", "").strip().upper() or "INFO"
+    if raw not in LOG_LEVELS:
+        raise SettingsError(f"KOKORO_LOG_LEVEL={_shown(raw)} is not a log level: use {', '.join(LOG_LEVELS)}.")
+    return raw
+
+
+def device(env: Env | None = None) -> str:
+    """Where the model runs: KOKORO_DEVICE, else CUDA when present, else the CPU."""
+    import torch
+
+    raw = _env(env).get("KOKORO_DEVICE", "").strip().lower()
+    if not raw:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", raw):
+        raise SettingsError(f"KOKORO_DEVICE={_shown(raw)} is not a device: use cpu, cuda, cuda:N or mps.")
+    if raw.startswith("cuda"):
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(raw.partition(":")[2] or 0)
+        if index >= count:
+            have = f"{count} CUDA device{'s' if count != 1 else ''}" if count else "no CUDA GPU usable by torch"
+            raise SettingsError(f"KOKORO_DEVICE={raw}, but this machine has {have}: unset it or use cpu.")
+    if raw == "mps" and not torch.backends.mps.is_available():
+        raise SettingsError("KOKORO_DEVICE=mps, but this machine has no Apple GPU: unset it or use cpu.")
+    return raw
+
+
+def models(known: list[str], env: Env | None = None) -> list[str]:
+    """The models to load at start-up (KOKORO_MODELS), each one the catalog's."""
+    raw = _env(env).get("KOKORO_MODELS", "").strip()
+    if not raw:
+        return list(known)
+    names = [m.strip() for m in raw.split(",") if m.strip()]
+    unknown = [m for m in names if m not in known]
+    if unknown or not names:
+        raise SettingsError(f"KOKORO_MODELS={_shown(raw)}: unknown model {', '.join(map(repr, unknown)) or '(none named)'}; "
+                            f"the catalog's models are {', '.join(known)}.")
+    return names
+
+
+def check_all(known_models: list[str], env: Env | None = None) -> None:
+    """Parses every setting; the first bad one raises its SettingsError."""
+    log_level(env)
+    device(env)
+    models(known_models, env)
+    concurrency(env)
+    max_text_chars(env)
+    megabytes("KOKORO_CLIP_CACHE_MB", 256, env)
+    megabytes("KOKORO_SERVED_MB", 512, env)
+    for name in FLAGS:
+        env_flag(name, env)
+
+
+def check_or_exit(program: str, known_models: list[str]) -> None:
+    """Start-up: every setting parsed, logging configured; a bad setting ends the process with
+    one line on stderr and exit code 1."""
+    try:
+        check_all(known_models)
+    except SettingsError as exc:
+        print(f"{program} cannot start: {exc}", file=sys.stderr)
+        sys.exit(1)
+    logging.basicConfig(level=log_level(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

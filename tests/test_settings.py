@@ -1,0 +1,78 @@
+"""Settings: one parse, one error policy. A bad value is one line naming it, and both the worker and
+the studio refuse to start on it (exit code 1, no traceback); the worker's log never holds job text."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.conftest import REPO, worker_env
+from tests.helpers_worker import local_api, runsync
+from worker import settings
+from worker.errors import SettingsError
+
+MODELS = ["v1.0", "v1.1-zh"]
+NOT_HERE = f"cuda:{torch.cuda.device_count() if torch.cuda.is_available() else 0}"  # never a device here
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("KOKORO_MODELS", "v9", "KOKORO_MODELS='v9': unknown model 'v9'; the catalog's models are v1.0, v1.1-zh."),
+    ("KOKORO_DEVICE", NOT_HERE, f"KOKORO_DEVICE={NOT_HERE}, but this machine has"),
+    ("KOKORO_DEVICE", "tpu", "KOKORO_DEVICE='tpu' is not a device: use cpu, cuda, cuda:N or mps."),
+    ("KOKORO_LOG_LEVEL", "LOUD", "KOKORO_LOG_LEVEL='LOUD' is not a log level"),
+    ("KOKORO_CONCURRENCY", "0", "KOKORO_CONCURRENCY=0 is out of range: it must be between 1 and 16."),
+    ("KOKORO_MAX_TEXT_CHARS", "lots", "KOKORO_MAX_TEXT_CHARS='lots' is not a whole number."),
+    ("KOKORO_CLIP_CACHE_MB", "-5", "KOKORO_CLIP_CACHE_MB='-5' is not a size in MB"),
+    ("KOKORO_SKIP_WARMUP", "maybe", "KOKORO_SKIP_WARMUP='maybe' is not a switch"),
+])
+def test_each_bad_setting_is_one_sentence_naming_it(name, value, message):
+    with pytest.raises(SettingsError) as caught:
+        settings.check_all(MODELS, {name: value})
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+
+
+def test_good_values_parse_one_way_for_every_reader():
+    env = {"KOKORO_MODELS": " v1.1-zh ,", "KOKORO_LOG_LEVEL": "debug", "KOKORO_SKIP_WARMUP": "On",
+           "KOKORO_STREAM": "", "KOKORO_CONCURRENCY": "4", "KOKORO_SERVED_MB": "1.5", "KOKORO_DEVICE": "CPU"}
+    settings.check_all(MODELS, env)
+    assert settings.models(MODELS, env) == ["v1.1-zh"] and settings.models(MODELS, {}) == MODELS
+    assert settings.log_level(env) == "DEBUG" and settings.device(env) == "cpu"
+    assert settings.env_flag("KOKORO_SKIP_WARMUP", env) and not settings.env_flag("KOKORO_STREAM", env)
+    assert settings.concurrency(env) == 4 and settings.megabytes("KOKORO_SERVED_MB", 512, env) == 1572864
+    assert settings.max_text_chars({}) == settings.DEFAULT_MAX_CHARS
+
+
+def _start(program: str, tmp_path, **env: str) -> subprocess.CompletedProcess:
+    script = {"worker": REPO / "worker" / "handler.py", "studio": REPO / "ui" / "app.py"}[program]
+    return subprocess.run([sys.executable, str(script)], env=worker_env(**env), cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("program, name, value", [
+    ("worker", "KOKORO_MODELS", "v9"),
+    ("worker", "KOKORO_DEVICE", NOT_HERE),
+    ("worker", "KOKORO_LOG_LEVEL", "LOUD"),
+    ("studio", "KOKORO_MODELS", "v9"),
+    ("studio", "KOKORO_DEVICE", NOT_HERE),
+])
+def test_a_bad_setting_stops_start_up_with_one_line(program, name, value, tmp_path):
+    done = _start(program, tmp_path, **{name: value})
+    assert done.returncode == 1, done.stderr[-2000:]
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"kokoro {program} cannot start: {name}="), done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_the_worker_log_holds_no_job_text_and_no_false_errors(standin_hf_home, tmp_path):
+    secret = "Zanzibar marmalade. Quietly purple giraffes."  # two sentences: two progress updates
+    with local_api(tmp_path, worker_env(KOKORO_MODELS="v1.0", KOKORO_LOG_LEVEL="DEBUG")) as url:
+        job = runsync(url, {"text": secret, "voice": "af_heart"})
+        assert job["status"] == "COMPLETED", job
+    log = (tmp_path / "worker.log").read_text()
+    assert "Started." in log  # the SDK's INFO lines are there, so its DEBUG ones would be too
+    for word in ("Zanzibar", "marmalade", "giraffes"):
+        assert word not in log
+    assert " ERROR " not in log and "Failed to return job results" not in log, log[-3000:]

@@ -27,6 +27,7 @@ from ui.backends import LocalBackend, backend_from_env, shared_engine  # noqa: E
 from ui.ab import ABDesk  # noqa: E402
 from ui.ffmpeg_path import ensure_ffmpeg  # noqa: E402
 from ui.ab_tab import build_ab, build_leaderboard  # noqa: E402
+from ui.api import build_api  # noqa: E402
 from ui.audition import Auditioner  # noqa: E402
 from ui.audition_tab import build_audition, build_history  # noqa: E402
 from ui.callbacks import Studio  # noqa: E402
@@ -98,6 +99,7 @@ def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1,
                 build_audition(auditioner, desk, catalog, language, past, tabs, form, concurrency)
             with gr.Tab("History", id="history", elem_id="history-tab"):
                 build_history(past)
+        build_api(studio, concurrency)
         gr.Markdown(ABOUT, elem_id="about")
     return demo
 
@@ -148,7 +150,7 @@ def build_generate(studio: Studio, catalog: Catalog, language: str, past: gr.Sta
                       api_visibility="private", queue=False)
     generate_btn.click(
         studio.generate, [text_box, language_dd, voice_dd, speed, split, fmt],
-        [player, download, status, details, phonemes], api_name="generate", api_visibility="public",
+        [player, download, status, details, phonemes], api_name="generate_page", api_visibility="private",
         concurrency_limit=concurrency, concurrency_id="synthesis", show_progress_on=[status],
     ).then(studio.remember, [download, past], past,
            queue=False, api_visibility="private")

@@ -24,6 +24,7 @@ import numpy as np
 
 from worker import audio
 from worker.catalog import Catalog, default_catalog
+from worker import result
 from worker.errors import KokoroError
 
 from ui import choices, feedback, files, history
@@ -60,6 +61,10 @@ def details_markdown(result: Finished, backend: str) -> str:
             f"{n} chunk{'s' if n != 1 else ''} · Kokoro {result.model} · `{result.voice}`")
     notes = "".join(f"\n\n{html.escape(note, quote=False)}" for note in result.notes)
     return line + notes
+
+
+def _phoneme_lines(result: Finished) -> str:
+    return "\n".join(c.get("phonemes", "") for c in result.chunks)
 
 
 class Studio:
@@ -136,9 +141,8 @@ class Studio:
                         self._made.popitem(last=False)
                     # RunPod sends the whole file at the end; locally the player already has it all.
                     player = event.data if self.backend.name != "local" else skip
-                    phonemes = "\n".join(c.get("phonemes", "") for c in event.chunks)
                     yield (player, gr.update(value=str(path), visible=True), feedback.status("Done", "done"),
-                           details_markdown(event, self.backend.name), phonemes)
+                           details_markdown(event, self.backend.name), _phoneme_lines(event))
         except Stopped as exc:
             yield skip, skip, feedback.status(str(exc), "stopped"), skip, skip
         except KokoroError as exc:
@@ -148,6 +152,27 @@ class Studio:
             log.exception("Synthesis failed in the studio")  # the traceback stays in the server log
             yield skip, skip, feedback.status(UNEXPECTED, "error"), skip, skip
             raise gr.Error(UNEXPECTED, print_exception=False) from None
+
+    def api_generate(self, text: str, voice: str = "af_heart", language: str = "en-us", speed: float = 1.0,
+                     split_sentences: bool = True, format: str = "wav") -> tuple[str, float, str, str]:
+        """The public `/generate` endpoint (ui/api.py): (audio file, duration in s, phonemes one line
+        per chunk, message). A bad request is an error carrying the worker's own sentence."""
+        payload = {"text": text or "", "voice": voice or "", "language": language or "", "speed": float(speed),
+                   "split_sentences": bool(split_sentences), "format": format or "wav"}
+        finished = None
+        try:
+            for event in self.backend.run(payload, lambda: False):
+                if isinstance(event, Finished):
+                    finished = event
+        except KokoroError as exc:
+            raise gr.Error(feedback.message(exc), print_exception=False) from None
+        except Exception:
+            log.exception("Synthesis failed in the studio's API")
+            raise gr.Error(UNEXPECTED, print_exception=False) from None
+        if finished is None:
+            raise gr.Error(UNEXPECTED, print_exception=False)
+        return (str(self._save(finished)), round(finished.duration_s, 3), _phoneme_lines(finished),
+                result.message(finished))
 
     def remember(self, file: str | None, past: list | None, request: gr.Request | None = None) -> list:
         """After Generate: the finished download joins the session history, labelled with what was

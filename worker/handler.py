@@ -47,6 +47,7 @@ from worker.catalog import default_catalog  # noqa: E402
 from worker.engine import Engine  # noqa: E402
 from worker.errors import KokoroError  # noqa: E402
 from worker.request import parse_request  # noqa: E402
+from worker.result import message  # noqa: E402
 from worker import settings  # noqa: E402
 
 log = logging.getLogger("kokoro.worker")
@@ -62,12 +63,6 @@ def engine() -> Engine:
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
-
-
-def _message(result, chunks: int) -> str:
-    parts = [f"Synthesized {result.duration_s:.2f} s of audio with {result.voice} "
-             f"({result.language}, Kokoro {result.model}) in {chunks} chunk{'s' if chunks != 1 else ''}."]
-    return " ".join(parts + result.notes)
 
 
 def _reports_progress() -> bool:
@@ -101,7 +96,7 @@ def handler(job: dict) -> dict:
         result = engine().synthesize(request, on_progress=progress)
         return {
             "audio_base64": _b64(result.encode(request.format)),
-            "message": _message(result, len(result.chunks)),
+            "message": message(result),
             "sample_rate": result.sample_rate,
             "duration_s": round(result.duration_s, 3),
             "format": request.format,

@@ -1,0 +1,49 @@
+"""The studio's public API, as a script uses it: gradio_client against `python ui/app.py` (stand-in
+weights). Any catalog voice and language, plain fields back, the worker's sentences as errors."""
+
+from __future__ import annotations
+
+import pytest
+import soundfile as sf
+from gradio_client import Client
+from gradio_client.exceptions import AppError
+
+from tests.ui_helpers import running_app
+
+
+@pytest.fixture(scope="module")
+def client(standin_hf_home):
+    with running_app() as app:
+        yield Client(app.url, verbose=False)
+
+
+def test_the_endpoint_is_documented_with_plain_parameters(client):
+    info = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/generate"]
+    assert [p["parameter_name"] for p in info["parameters"]] == [
+        "text", "voice", "language", "speed", "split_sentences", "format"]
+    assert [r["label"] for r in info["returns"]] == ["audio", "duration_s", "phonemes", "message"]
+    assert len(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == 1  # only this
+
+
+@pytest.mark.parametrize("text, voice, language, fmt", [
+    ("你好，世界。", "zf_xiaoxiao", "zh", "wav"),  # a voice no dropdown offers at first
+    ("你好，世界。", "zf_001", "zh", "flac"),  # the v1.1-zh model
+    ("Hello there. And again.", "bf_emma:0.5,af_heart:0.5", "en-gb", "mp3"),  # a blend
+])
+def test_any_catalog_voice_and_language_gives_a_file_and_plain_fields(client, text, voice, language, fmt):
+    path, duration_s, phonemes, message = client.predict(text, voice, language, 1.0, True, fmt,
+                                                         api_name="/generate")
+    info = sf.info(path)
+    assert path.endswith(f".{fmt}") and info.samplerate == 24000
+    assert isinstance(duration_s, float) and abs(info.duration - duration_s) < 0.05
+    assert phonemes.strip() and message.startswith(f"Synthesized {duration_s:.2f} s of audio with")
+    assert f"({language}, Kokoro" in message
+
+
+def test_a_bad_request_is_the_workers_sentence(client):
+    with pytest.raises(AppError, match="Unknown voice 'af_nobody'"):
+        client.predict("Hi.", "af_nobody", "en-us", 1.0, True, "wav", api_name="/generate")
+    with pytest.raises(AppError, match="speed"):
+        client.predict("Hi.", "af_heart", "en-us", 9.0, True, "wav", api_name="/generate")
+    path, *_ = client.predict(text="Still here.", api_name="/generate")  # defaults for the rest
+    assert sf.info(path).duration > 0.2

@@ -90,6 +90,28 @@ def test_chinese_offers_both_models_and_the_filter_reaches_every_voice(page):
     assert len(options) == 8 and all(o.endswith("· v1.0") for o in options)
 
 
+def test_a_phone_sees_every_tab_and_whole_boxes(browser, local_app):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(local_app.url)
+    page.get_by_role("button", name="Generate").wait_for()
+    tabs = page.get_by_role("tab")
+    wait_until(lambda: tabs.count() == 5, 15, "five tabs in the tab bar")
+    for tab in tabs.all():  # none behind the "More tabs" menu, none past the screen's edge
+        box = tab.bounding_box()
+        assert tab.is_visible() and box["x"] >= 0 and box["x"] + box["width"] <= 390, tab.inner_text()
+    assert not page.get_by_role("button", name="More tabs").is_visible()
+    for name in ("Generate", "A/B test", "Audition"):
+        tabs.filter(has_text=name).first.click()
+        language = page.get_by_role("combobox", name="Language").locator("visible=true").first
+        box = language.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390 and box["width"] >= 200, (name, box)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing scrolls sideways
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "phone.png"))
+    context.close()
+
+
 def test_generate_plays_and_downloads_the_chosen_format(page):
     choose(page, "Output format", "flac")
     page.get_by_label("Text").fill("Hello from the studio. This is a second sentence.")

@@ -41,7 +41,8 @@ def build_ab(desk: ABDesk, catalog: Catalog, language: str, past: gr.State, conc
     ids = [vid for _, vid in offered]
     gr.Markdown(INTRO, elem_classes=["intro"])
     with gr.Row():
-        lang = gr.Dropdown(choices.language_choices(catalog), value=language, label="Language", scale=2)
+        lang = gr.Dropdown(choices.language_choices(catalog), value=language, label="Language", scale=2,
+                           min_width=260)  # a phone: the checkbox wraps below, Language stays whole
         blind = gr.Checkbox(True, label="Blind test (shuffle and hide the voices until the vote)", scale=3)
     text = gr.Textbox(choices.sample_text(catalog, language), label="Text", lines=2, max_lines=6)
     sides = []

@@ -71,7 +71,15 @@ CSS = """
 #generate { font-size: 1.1rem; }
 #model label { padding-left: 10px; padding-right: 10px; }
 #about { font-size: .85rem; opacity: .7; margin-top: 8px; }
+@media (max-width: 480px) {
+  .tab-container button { padding: 0 7px !important; font-size: 13px !important; }
+  #hero h1 { font-size: 1.8rem; }
+}
 """
+# A phone (390 px): narrower page margins and tab labels (CSS above), so all five tabs fit in the tab
+# bar instead of hiding behind "⋯" (Gradio moves whatever does not fit into an overflow menu). The
+# page margin sits outside what `css` may style (Gradio scopes it to the content), hence a <style>.
+HEAD = "<style>@media (max-width: 480px) { .gradio-container .main.app { padding: 8px !important; } }</style>"
 
 
 def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1,
@@ -110,8 +118,9 @@ def build_generate(studio: Studio, catalog: Catalog, language: str, past: gr.Sta
     with gr.Row(equal_height=False, elem_id="studio"):
         with gr.Column(scale=7, elem_id="inputs"):
             with gr.Row():
+                # min_width: on a phone the Model choice wraps below instead of squeezing Language.
                 language_dd = gr.Dropdown(choices.language_choices(catalog), value=language,
-                                          label="Language", scale=1)
+                                          label="Language", scale=1, min_width=260)
                 model_radio = gr.Radio(models, value=choices.ALL_MODELS, label="Model", scale=1,
                                        visible=len(models) > 2, elem_id="model")
             voice_dd = gr.Dropdown(choices.voice_choices(catalog, language),
@@ -183,7 +192,7 @@ def main() -> None:
         threading.Thread(target=_preload, args=(settings.models(list(catalog.models)),), daemon=True).start()
     # Local synthesis is compute-bound: one at a time. RunPod jobs only wait on HTTP here.
     demo = build(Studio(backend, catalog), catalog, backend.describe(), concurrency=1 if local else 16)
-    demo.queue(max_size=64).launch(theme=THEME, css=CSS, footer_links=["api", "gradio"],
+    demo.queue(max_size=64).launch(theme=THEME, css=CSS, head=HEAD, footer_links=["api", "gradio"],
                                    show_error=False)
 
 

@@ -18,7 +18,8 @@ def build_audition(auditioner: Auditioner, desk: ABDesk, catalog: Catalog, langu
     voices = filtered(catalog, language)
     ids = [v.id for v in voices]
     with gr.Row():
-        lang = gr.Dropdown(language_filter_choices(catalog), value=language, label="Language", scale=2)
+        lang = gr.Dropdown(language_filter_choices(catalog), value=language, label="Language", scale=2,
+                           min_width=260)  # a phone: the other filters wrap below
         gender = gr.Dropdown([ANY, "female", "male"], value=ANY, label="Gender", scale=1, filterable=False)
         model = gr.Dropdown([ANY, *catalog.models], value=ANY, label="Model", scale=1, filterable=False)
         grade = gr.Dropdown(list(GRADE_FILTERS), value="Any grade", label="Grade", scale=1, filterable=False)

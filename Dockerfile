@@ -9,7 +9,9 @@ ENV DEBIAN_FRONTEND=noninteractive \
     HF_HOME=/opt/hf \
     PATH=/opt/venv/bin:$PATH
 
-# build-essential and cmake: pyopenjtalk (a misaki[ja] dependency) builds from source.
+# python3-dev, build-essential, cmake: only a safety net for a package without a wheel for this
+# Python (none known: pyopenjtalk, which built from source, is replaced by pyopenjtalk-plus wheels;
+# the image build was not run where this was written, so the compiler stays until it is).
 # espeak-ng: G2P for es/fr/hi/it/pt-br and English out-of-vocabulary words.
 # hadolint ignore=DL3008
 RUN apt-get update \

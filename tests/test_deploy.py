@@ -71,3 +71,43 @@ def test_ci_runs_exactly_the_readme_test_command():
     install_and_run, test_command = readme.strip().splitlines()
     assert install_and_run.endswith("python ui/app.py")
     assert test_command in (REPO / ".ci" / "run").read_text().splitlines()
+
+
+def _requirements(name: str, seen: set | None = None) -> tuple[list, list[str]]:
+    """The requirements of a pip file, following -r, and its option lines."""
+    from packaging.requirements import Requirement
+
+    seen = set() if seen is None else seen
+    reqs, options = [], []
+    for line in (REPO / name).read_text().splitlines():
+        line = line.split(" #")[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("-r "):
+            if line[3:] not in seen:
+                seen.add(line[3:])
+                more, opts = _requirements(line[3:], seen)
+                reqs, options = reqs + more, options + opts
+        elif line.startswith("-"):
+            options.append(line)
+        else:
+            reqs.append(Requirement(line))
+    return reqs, options
+
+
+def test_the_first_command_installs_torch_for_the_cpu_and_builds_nothing():
+    reqs, options = _requirements("requirements.txt")
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in options
+    linux = {"sys_platform": "linux", "platform_system": "Linux"}
+    torch_pins = [r for r in reqs if r.name == "torch" and (r.marker is None or r.marker.evaluate(linux))]
+    # PyPI's Linux torch pulls ~3 GB of CUDA libraries; the +cpu build from PyTorch's index does not.
+    assert any(str(s).endswith("+cpu") for r in torch_pins for s in r.specifier), torch_pins
+    names = {r.name.lower(): r for r in reqs}
+    # pyopenjtalk has no wheels (a compiler, cmake and minutes); pyopenjtalk-plus is the same module.
+    assert "pyopenjtalk" not in names and "pyopenjtalk-plus" in names
+    assert "ja" not in names["misaki"].extras
+    for r in reqs:  # every requirement pinned: the same install everywhere
+        assert r.name == "torch" or str(r.specifier).startswith("=="), r
+    # The worker's image keeps PyPI's (CUDA) torch.
+    worker, _ = _requirements("requirements-worker.txt")
+    assert [str(r.specifier) for r in worker if r.name == "torch"] == ["==2.13.0"]

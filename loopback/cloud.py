@@ -2,13 +2,18 @@
 
 One process serves two faces of one endpoint:
 
-* the client API (Bearer auth): POST /v2/{endpoint}/run, /runsync, /cancel/{job};
+* the client API (Bearer auth): POST /v2/{endpoint}/run, /runsync, /cancel/{job}, /purge-queue;
   GET /v2/{endpoint}/status/{job}, /stream/{job}, /health;
 * the worker job API that runpod's own worker loop (`runpod.serverless.start`) polls when it is
   started with the env from `LoopbackCloud.worker_env()`: GET job-take / job-take-batch / job-stop /
   ping, POST job-done / job-stream (see runpod/serverless/modules/rp_job.py and rp_http.py).
 
 plus fault injection (POST /_admin/faults, or `LoopbackCloud.add_fault`) for the client's error paths.
+
+A worker that dies mid-job is handled as RunPod's job-states page documents it: a job whose worker
+never reports back ends TIMED_OUT when its execution timeout (the endpoint's, or the job's
+`policy.executionTimeout`) runs out; the dead worker leaves /health once it has not polled or pinged
+for `worker_seen_s`.
 
 It uses the standard library's threaded HTTP server rather than an ASGI stack on purpose: a
 "dropped connection" fault must close the socket without sending any response, which ASGI cannot
@@ -42,6 +47,8 @@ __all__ = ["LoopbackCloud", "main", "TERMINAL", "FAULT_KINDS", "CLIENT_OPS", "MA
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a thread stuck in a long-poll or a delay fault must not block stop()
+    # The listen backlog: the standard library's 5 reset 3-5 of 40 simultaneous submissions.
+    request_queue_size = 256
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gave up (our own timeout tests) breaks the pipe; that is not news.
@@ -59,7 +66,8 @@ class LoopbackCloud:
 
     def __init__(self, api_key: str, endpoint_id: str = "local", *, host: str = "127.0.0.1", port: int = 0,
                  worker_key: str | None = None, execution_timeout_s: float = 600.0,
-                 runsync_wait_s: float = 90.0, poll_hold_s: float = 1.0, result_ttl_s: float = 1800.0):
+                 runsync_wait_s: float = 90.0, poll_hold_s: float = 1.0, result_ttl_s: float = 1800.0,
+                 worker_seen_s: float = WORKER_SEEN_S):
         if host not in ("127.0.0.1", "localhost"):
             raise ValueError("the loopback cloud only binds 127.0.0.1")
         if not api_key or not endpoint_id or "/" in endpoint_id:
@@ -70,6 +78,7 @@ class LoopbackCloud:
         # The worker's stop poll is held this long too, and a SIGTERMed worker finishes its
         # pending polls before exiting, so a short hold keeps worker shutdown quick.
         self.poll_hold_s, self.result_ttl_s = poll_hold_s, result_ttl_s
+        self.worker_seen_s = worker_seen_s  # a worker silent this long no longer counts in /health
         self._state = JobStore(self)
         handler = type("Handler", (Handler,), {"state": self._state})
         self._server = _Server(("127.0.0.1", port), handler, bind_and_activate=False)

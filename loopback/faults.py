@@ -14,7 +14,7 @@ FAULT_KINDS = frozenset({"status", "delay", "drop", "outcome"})
 REQUEST_KINDS = frozenset({"status", "delay", "drop"})  # applied to a client request as it comes in
 OUTCOME_KINDS = frozenset({"outcome"})  # applied to a job as it is submitted
 # The client API's operations (what a fault's `on` names) and the HTTP method each takes.
-CLIENT_OPS = {"run": "POST", "runsync": "POST", "health": "GET",
+CLIENT_OPS = {"run": "POST", "runsync": "POST", "health": "GET", "purge-queue": "POST",
               "status": "GET", "stream": "GET", "cancel": "POST"}
 
 

@@ -24,7 +24,8 @@ log = logging.getLogger("loopback.cloud")
 MAX_BODY_BYTES = 20 * 1024 * 1024  # the cloud's /runsync payload limit
 _BAD_JSON = object()
 
-_CLIENT_RE = re.compile(r"^/v2/([^/]+)/(run|runsync|health)$|^/v2/([^/]+)/(status|stream|cancel)/([^/]+)$")
+_CLIENT_RE = re.compile(r"^/v2/([^/]+)/(run|runsync|health|purge-queue)$"
+                        r"|^/v2/([^/]+)/(status|stream|cancel)/([^/]+)$")
 _WORKER_RE = re.compile(r"^/v2/([^/]+)/(job-take|job-take-batch|job-stop|ping)/([^/]+)$"
                         r"|^/v2/([^/]+)/(job-done|job-stream)/([^/]+)/([^/]+)$")
 
@@ -118,6 +119,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(405, {"error": f"use {CLIENT_OPS[op]}"})
         if op == "health":
             return self._send(200, st.health())
+        if op == "purge-queue":
+            return self._send(200, st.purge_queue())
         if op in ("run", "runsync"):
             if not isinstance(body, dict) or not isinstance(body.get("input"), dict):
                 return self._send(400, {"error": "body must be JSON with an 'input' object"})

@@ -125,6 +125,15 @@ class JobStore:
                 job.finish(status, time.monotonic(), error)
                 self.cond.notify_all()
 
+    def purge_queue(self) -> dict:
+        """Drops every job still waiting for a worker (running ones go on), as the cloud does."""
+        with self.cond:
+            queued = [j.id for j in self.jobs.values() if j.status == "IN_QUEUE"]
+            for job_id in queued:
+                del self.jobs[job_id]
+            self.cond.notify_all()
+        return {"removed": len(queued), "status": "completed"}
+
     def stream_view(self, job: Job) -> dict:
         # Like the cloud, each call hands out only the items not yet handed out, so a client that
         # polls /stream in a loop sees every chunk exactly once.
@@ -139,8 +148,8 @@ class JobStore:
             counts = dict.fromkeys(TERMINAL | {"IN_QUEUE", "IN_PROGRESS"}, 0)
             for job in self.jobs.values():
                 counts[job.status] += 1
-            busy = {j.worker_id for j in self.jobs.values() if j.status == "IN_PROGRESS" and j.worker_id}
-            alive = {w for w, seen in self.workers.items() if now - seen < WORKER_SEEN_S}
+            alive = {w for w, seen in self.workers.items() if now - seen < self.cloud.worker_seen_s}
+            busy = {j.worker_id for j in self.jobs.values() if j.status == "IN_PROGRESS"} & alive
         return {
             "jobs": {"completed": counts["COMPLETED"], "failed": counts["FAILED"] + counts["TIMED_OUT"],
                      "inProgress": counts["IN_PROGRESS"], "inQueue": counts["IN_QUEUE"], "retried": 0},

@@ -270,3 +270,61 @@ def _ok(url: str) -> bool:
         return requests.get(url, headers={"Authorization": f"Bearer {KEY}"}, timeout=2).status_code == 200
     except requests.ConnectionError:
         return False
+
+
+def test_fifty_simultaneous_submissions_are_all_taken_and_the_sdk_purges_the_queue():
+    import threading
+
+    import runpod
+
+    with LoopbackCloud(api_key=KEY, endpoint_id="burst") as burst:  # no worker: the jobs stay queued
+        api, barrier, codes = Api(burst, endpoint="burst"), threading.Barrier(50), []
+
+        def submit():
+            barrier.wait()
+            try:
+                codes.append(api.post("/run", {"input": {"text": "x"}}).status_code)
+            except requests.ConnectionError as exc:  # a reset from a full listen backlog
+                codes.append(repr(exc))
+
+        threads = [threading.Thread(target=submit) for _ in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert codes == [200] * 50
+        assert api.get("/health").json()["jobs"]["inQueue"] == 50
+        runpod.api_key, runpod.endpoint_url_base = KEY, burst.url
+        assert runpod.Endpoint("burst").purge_queue() == {"removed": 50, "status": "completed"}
+        assert api.get("/health").json()["jobs"]["inQueue"] == 0 and burst.jobs() == []
+
+
+def test_health_counts_a_busy_worker_as_running(cloud, worker):
+    api = Api(cloud)
+    wait_worker_idle(cloud)
+    job_id = api.post("/run", {"input": {"text": "busy", "sleep": 2.0}}).json()["id"]
+    api.wait_status(job_id, {"IN_PROGRESS"})
+    health = api.get("/health").json()
+    assert health["jobs"]["inProgress"] == 1
+    assert (health["workers"]["running"], health["workers"]["idle"]) == (1, 0), health
+    api.wait_status(job_id, {"COMPLETED"})
+    assert api.get("/health").json()["workers"]["idle"] == 1
+
+
+def test_a_worker_killed_mid_job_times_its_job_out_and_leaves_health(tmp_path):
+    with LoopbackCloud(api_key=KEY, endpoint_id="lost", worker_seen_s=2.0) as lost:
+        api = Api(lost, endpoint="lost")
+        with running_worker(lost) as doomed:
+            body = {"input": {"text": "never", "sleep": 8.0}, "policy": {"executionTimeout": 3000}}
+            job_id = api.post("/run", body).json()["id"]
+            api.wait_status(job_id, {"IN_PROGRESS"})
+            os.killpg(doomed.proc.pid, signal.SIGKILL)  # the whole worker, heartbeat process included
+            doomed.proc.wait(10)
+            # RunPod's documented outcome: the worker never reports back, so TIMED_OUT at the timeout.
+            final = api.wait_status(job_id, {"TIMED_OUT", "COMPLETED", "FAILED"}, timeout_s=10)
+            assert final["status"] == "TIMED_OUT" and 2900 <= final["executionTime"] <= 6000, final
+            wait_until(lambda: api.get("/health").json()["workers"] == {
+                "idle": 0, "running": 0, "initializing": 0, "ready": 0, "throttled": 0, "unhealthy": 0},
+                10, "the dead worker to leave /health")
+            with pytest.raises(ProcessLookupError):  # nothing of it is left running
+                os.killpg(doomed.proc.pid, 0)

@@ -6,7 +6,7 @@ import pytest
 
 from ui.backends import LocalBackend
 from ui.clips import Clip, ClipCache, ClipKey, ClipMaker, cache_bytes_from_env
-from worker.errors import InputError
+from worker.errors import InputError, SettingsError
 
 
 def clip(n: int, size: int = 100) -> Clip:
@@ -39,8 +39,11 @@ def test_replacing_a_clip_counts_it_once_and_oversize_clips_are_not_kept():
 def test_the_bound_comes_from_the_environment(monkeypatch):
     monkeypatch.setenv("KOKORO_CLIP_CACHE_MB", "1.5")
     assert cache_bytes_from_env() == int(1.5 * 1024 * 1024)
-    monkeypatch.setenv("KOKORO_CLIP_CACHE_MB", "lots")
+    monkeypatch.delenv("KOKORO_CLIP_CACHE_MB")
     assert cache_bytes_from_env() == 256 * 1024 * 1024
+    monkeypatch.setenv("KOKORO_CLIP_CACHE_MB", "lots")  # one rule for every setting: a clear error
+    with pytest.raises(SettingsError, match="KOKORO_CLIP_CACHE_MB='lots' is not a size in MB"):
+        cache_bytes_from_env()
 
 
 class CountingBackend(LocalBackend):

@@ -18,8 +18,10 @@ DOC_EXAMPLE = {"text": "你好，世界！这是一个语音合成测试。", "v
 
 @pytest.fixture
 def direct(engine, monkeypatch):
-    """The handler module using the session's engine; progress updates recorded."""
+    """The handler module using the session's engine, as on RunPod (a job URL to report progress
+    to); progress updates recorded."""
     monkeypatch.setattr(worker_handler, "_engine", engine)
+    monkeypatch.setenv("RUNPOD_WEBHOOK_POST_OUTPUT", "https://api.runpod.ai/v2/job-done/$ID")
     updates = []
     monkeypatch.setattr(worker_handler.runpod.serverless, "progress_update",
                         lambda job, message: updates.append(message))
@@ -43,6 +45,12 @@ def test_success_output_keeps_the_documented_names(direct):
     assert all(c["phonemes"] for c in out["chunks"])
     # G2P runs ahead of the model; until it reaches the end the count is not claimed.
     assert direct[-1] == "chunk 2 of 2" and direct[0] in ("chunk 1", "chunk 1 of 2") and len(direct) == 2
+
+
+def test_no_progress_is_sent_where_runpod_gave_no_job_url(direct, monkeypatch):
+    monkeypatch.delenv("RUNPOD_WEBHOOK_POST_OUTPUT")  # the SDK's local API, --test_input
+    out = worker_handler.handler({"id": "j0", "input": {"text": "One. Two."}})
+    assert "audio_base64" in out and direct == []
 
 
 def test_other_language_note_in_message(direct):

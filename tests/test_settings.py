@@ -27,6 +27,7 @@ NOT_HERE = f"cuda:{torch.cuda.device_count() if torch.cuda.is_available() else 0
     ("KOKORO_MAX_TEXT_CHARS", "lots", "KOKORO_MAX_TEXT_CHARS='lots' is not a whole number."),
     ("KOKORO_CLIP_CACHE_MB", "-5", "KOKORO_CLIP_CACHE_MB='-5' is not a size in MB"),
     ("KOKORO_SKIP_WARMUP", "maybe", "KOKORO_SKIP_WARMUP='maybe' is not a switch"),
+    ("KOKORO_PRECISION", "fast", "KOKORO_PRECISION='fast' is not a precision: use auto, fp32 or bf16."),
 ])
 def test_each_bad_setting_is_one_sentence_naming_it(name, value, message):
     with pytest.raises(SettingsError) as caught:

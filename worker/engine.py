@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from worker import audio, batching, chunking, g2p, hub, memory, normalize, settings
+from worker import precision as fp
 from worker.catalog import Catalog, default_catalog
 from worker.errors import InputError, KokoroError, ModelUnavailableError
 from worker.request import SynthesisRequest
@@ -85,9 +86,11 @@ class Engine:
     """Loads models and voices lazily and turns requests into audio. Thread-safe loading."""
 
     def __init__(self, catalog: Catalog | None = None, device: str | None = None,
-                 cache_dir: str | os.PathLike | None = None):
+                 cache_dir: str | os.PathLike | None = None, precision: str | None = None):
         self.catalog = catalog or default_catalog()
         self.device = device or default_device()
+        # fp32 or bf16 (KOKORO_PRECISION; `auto` picks bf16 only where the hardware has it).
+        self.precision = fp.resolve(precision or settings.precision(), self.device)
         self.cache_dir = cache_dir  # a hub cache folder; None: huggingface_hub's own ($HF_HOME/hub)
         self._models: dict[str, torch.nn.Module] = {}
         self._packs: dict[str, torch.Tensor] = {}
@@ -138,8 +141,10 @@ class Engine:
                 config, weights = self.locate(name)
                 started = time.perf_counter()
                 kmodel = KModel(repo_id=spec.repo_id, config=config, model=weights)
+                folded = fp.fold_weight_norm(kmodel)  # the same weights, computed once
                 self._models[name] = kmodel.to(self.device).eval()
-                log.info("Loaded %s on %s in %.1f s", what, self.device, time.perf_counter() - started)
+                log.info("Loaded %s on %s (%s, %d weight-normed layers folded) in %.1f s", what, self.device,
+                         self.precision, folded, time.perf_counter() - started)
         return self._models[name]
 
     def _pack(self, voice_id: str) -> torch.Tensor:
@@ -195,7 +200,7 @@ class Engine:
     def _speak(self, request: SynthesisRequest, index: int, chunk: chunking.Chunk) -> SpokenChunk:
         kmodel = self.model(request.model)
         speed, style = self._speed(request, chunk), self._style(request, chunk)
-        with torch.inference_mode():
+        with torch.inference_mode(), fp.autocast(self.precision, self.device):
             if speed == 1.0:
                 wave = kmodel(chunk.phonemes, style, 1.0)  # kokoro's own forward
             else:  # the same layers, with durations that follow the speed (batching.scaled_durations)
@@ -273,8 +278,9 @@ class Engine:
             for lo in range(0, len(requests), BATCH_MAX):
                 group = requests[lo:lo + BATCH_MAX]
                 styles = torch.cat([self._style(r, chunk) for r in group])
-                waves = batching.forward_many(kmodel, chunk.phonemes, styles,
-                                              [self._speed(r, chunk) for r in group])
+                with torch.inference_mode(), fp.autocast(self.precision, self.device):
+                    waves = batching.forward_many(kmodel, chunk.phonemes, styles,
+                                                  [self._speed(r, chunk) for r in group])
                 for offset, wave in enumerate(waves):
                     pieces[lo + offset].append(_spoken(index, chunk, wave, group[offset].speed, note))
         memory.release()

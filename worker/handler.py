@@ -41,6 +41,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python worker/handler.py`
 
 import runpod  # noqa: E402
+import torch  # noqa: E402
 
 from worker.audio import SAMPLE_RATE, encode  # noqa: E402
 from worker.catalog import default_catalog  # noqa: E402
@@ -48,7 +49,7 @@ from worker.engine import Engine  # noqa: E402
 from worker.errors import KokoroError  # noqa: E402
 from worker.request import parse_request  # noqa: E402
 from worker.result import message  # noqa: E402
-from worker import settings  # noqa: E402
+from worker import precision, settings  # noqa: E402
 
 log = logging.getLogger("kokoro.worker")
 _engine: Engine | None = None
@@ -156,6 +157,8 @@ def main() -> None:
     settings.check_or_exit("kokoro worker", list(catalog.models))  # exit 1 on any bad setting
     _quiet_sdk()
     concurrency = settings.concurrency()
+    if concurrency > 1:  # each job its share of the cores, rather than all jobs fighting for all
+        torch.set_num_threads(precision.threads_per_job(concurrency))
     try:
         if not settings.env_flag("KOKORO_SKIP_WARMUP"):
             models = settings.models(list(catalog.models))

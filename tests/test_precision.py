@@ -1,0 +1,75 @@
+"""The forward pass's form: weight norm folded (the very same samples), precision chosen per device,
+threads shared between simultaneous jobs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from worker import precision as fp
+from worker.engine import Engine
+from worker.errors import SettingsError
+from worker.request import parse_request
+
+
+def _kmodel(engine: Engine):
+    from kokoro import KModel
+
+    config, weights = engine.locate("v1.0")
+    return KModel(repo_id="hexgrad/Kokoro-82M", config=config, model=weights).eval()
+
+
+def test_folding_weight_norm_gives_the_very_same_samples(engine, catalog):
+    plain, folded = _kmodel(engine), _kmodel(engine)
+    assert fp.fold_weight_norm(folded) == 89 and fp.fold_weight_norm(folded) == 0  # once is all
+    assert not any(hasattr(m, "weight_g") for m in folded.modules())
+    request = parse_request({"text": "Hello there, how are you today?", "voice": "af_heart"}, catalog)
+    chunk = next(iter(engine.plan(request)))
+    style = engine._style(request, chunk)
+    with torch.inference_mode():
+        torch.manual_seed(0)  # the decoder's harmonic source draws noise
+        expected = plain(chunk.phonemes, style, 1.0)
+        torch.manual_seed(0)
+        got = folded(chunk.phonemes, style, 1.0)
+    assert torch.equal(got, expected) and got.numel() > 10_000
+
+
+def test_the_engine_serves_folded_models(engine):
+    assert not any(hasattr(m, "weight_g") for m in engine.model("v1.0").modules())
+
+
+@pytest.mark.parametrize("setting, device, flags, expected", [
+    ("auto", "cpu", {"avx2", "avx512_bf16"}, "bf16"),
+    ("auto", "cpu", {"avx2", "amx_bf16"}, "bf16"),
+    ("auto", "cpu", {"avx2", "avx512f"}, "fp32"),
+    ("fp32", "cpu", {"avx512_bf16"}, "fp32"),
+    ("bf16", "cpu", {"avx512_bf16"}, "bf16"),
+    ("auto", "mps", set(), "fp32"),
+])
+def test_auto_picks_bf16_only_where_the_hardware_has_it(setting, device, flags, expected):
+    assert fp.resolve(setting, device, frozenset(flags)) == expected
+
+
+def test_bf16_where_it_would_be_emulated_is_refused_with_one_sentence():
+    with pytest.raises(SettingsError, match=r"KOKORO_PRECISION=bf16, but this CPU \(no AVX512_BF16 or AMX\)"):
+        fp.resolve("bf16", "cpu", frozenset({"avx2"}))
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512_bf16\n")
+    assert fp.cpu_flags(str(info)) >= {"avx2", "avx512_bf16"}
+    assert fp.cpu_flags(str(tmp_path / "missing")) == frozenset()
+
+
+@pytest.mark.skipif(not fp.native_bf16("cpu"), reason="this CPU has no native bf16 (AVX512_BF16 or AMX)")
+def test_the_bf16_path_speaks_on_a_cpu_that_has_it(engine, catalog):
+    fast = Engine(catalog, cache_dir=engine.cache_dir, precision="bf16")
+    request = parse_request({"text": "Hello there.", "voice": "af_heart"}, catalog)
+    result = fast.synthesize(request)
+    assert fast.precision == "bf16" and result.audio.dtype.name == "float32" and result.duration_s > 0.3
+
+
+def test_threads_are_shared_between_simultaneous_jobs():
+    assert fp.threads_per_job(1, cores=2) == 2 and fp.threads_per_job(2, cores=8) == 4
+    assert fp.threads_per_job(4, cores=2) == 1 and fp.threads_per_job(1) >= 1

@@ -1,0 +1,89 @@
+"""How the model's forward pass runs on this machine: weight norm folded, fp32 or bf16, the threads.
+
+- Kokoro's decoder wraps ~90 convolutions in weight norm, which recomputes every weight from its
+  direction and magnitude on every forward pass. Folding it once after loading gives the very
+  same weights, so the very same samples, for less work (`fold_weight_norm`).
+- KOKORO_PRECISION=auto|fp32|bf16. `auto` runs the model under bf16 autocast only where the
+  hardware does bf16 natively (a CPU with AVX512_BF16 or AMX, a CUDA GPU that supports it) and in
+  fp32 elsewhere. An explicit bf16 where it would be emulated is refused: measured on a 2-core AVX2
+  CPU, emulated bf16 took 20-25x as long as fp32 (and oneDNN has no bf16 LSTM there at all).
+- Threads: torch's intra-op pool defaults to the physical cores; with KOKORO_CONCURRENCY jobs at
+  once the worker gives each its share (`threads_per_job`), so jobs do not fight over cores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from worker.errors import SettingsError
+
+PRECISIONS = ("auto", "fp32", "bf16")
+_NATIVE_BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
+
+
+def fold_weight_norm(model: torch.nn.Module) -> int:
+    """Replaces each weight-normed layer's (g, v) by the weight they make; returns how many."""
+    folded = 0
+    for module in model.modules():
+        if hasattr(module, "weight_g") and hasattr(module, "weight_v"):
+            torch.nn.utils.remove_weight_norm(module)
+            folded += 1
+    return folded
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU's feature flags (Linux); empty where they cannot be read."""
+    try:
+        text = Path(cpuinfo).read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.split(":", 1)[1].split())
+    return frozenset()
+
+
+def native_bf16(device: str, flags: frozenset[str] | None = None) -> bool:
+    """Whether `device` computes bf16 in hardware (not emulated)."""
+    if device.startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    if device == "cpu":
+        return bool((cpu_flags() if flags is None else flags) & _NATIVE_BF16_FLAGS)
+    return False
+
+
+def resolve(setting: str, device: str, flags: frozenset[str] | None = None) -> str:
+    """'fp32' or 'bf16' for this device from a KOKORO_PRECISION value; SettingsError for bf16
+    where the device would only emulate it."""
+    native = native_bf16(device, flags)
+    if setting == "auto":
+        return "bf16" if native else "fp32"
+    if setting == "bf16" and not native:
+        what = "this CPU (no AVX512_BF16 or AMX)" if device == "cpu" else f"device {device}"
+        raise SettingsError(f"KOKORO_PRECISION=bf16, but {what} only emulates bf16, many times slower "
+                            "than fp32: use auto or fp32.")
+    return setting
+
+
+@contextlib.contextmanager
+def autocast(precision: str, device: str) -> Iterator[None]:
+    """The forward pass's numeric context: nothing for fp32, bf16 autocast otherwise."""
+    if precision == "fp32":
+        yield
+        return
+    with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16):
+        yield
+
+
+def threads_per_job(concurrency: int, cores: int | None = None) -> int:
+    """Each of `concurrency` simultaneous jobs gets an equal share of the cores (at least one)."""
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, concurrency))

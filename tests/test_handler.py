@@ -4,6 +4,7 @@ import base64
 import io
 import json
 import subprocess
+from pathlib import Path
 
 import pytest
 import soundfile as sf
@@ -165,3 +166,37 @@ def test_local_api_3000_characters_all_spoken(local_api, language, voice):
     for chunk in out["chunks"]:  # every phoneme got at least one 25 ms frame: nothing was dropped
         assert chunk["duration_s"] >= 0.9 * 0.025 * len(chunk["phonemes"]), chunk
     assert abs(len(audio) / rate - out["duration_s"]) < 0.1
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(status.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:  # a zombie (state Z) is dead: it only waits to be reaped
+        return "\tZ" not in (Path("/proc") / str(pid) / "status").read_text().split("State:", 1)[1][:4]
+    except (OSError, IndexError):
+        return False
+
+
+def test_a_killed_worker_takes_its_heartbeat_process_with_it(standin_hf_home):
+    import os
+    import signal
+
+    from loopback.cloud import LoopbackCloud
+    from tests.helpers_loopback import wait_until
+    from tests.ui_helpers import running_worker
+
+    with LoopbackCloud(api_key="k" * 24) as cloud, running_worker(cloud, KOKORO_SKIP_WARMUP="1") as worker:
+        children = wait_until(lambda: _children(worker.proc.pid), 30, "the SDK's heartbeat process")
+        os.kill(worker.proc.pid, signal.SIGKILL)  # the worker alone, as an OOM kill would
+        worker.proc.wait(10)
+        wait_until(lambda: not any(_alive(c) for c in children), 10, "its children to end with it")

@@ -72,6 +72,26 @@ def _reports_progress() -> bool:
     return bool(os.environ.get("RUNPOD_WEBHOOK_POST_OUTPUT"))
 
 
+def _children_die_with_the_worker() -> None:
+    """The SDK forks a heartbeat process; if the worker is killed (OOM, kill -9) that child would
+    go on pinging and the endpoint would count a dead worker as alive. Linux ends such children
+    with their parent (PR_SET_PDEATHSIG), set in every child this process forks."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent was already gone before the call took effect
+            os._exit(0)
+
+    os.register_at_fork(after_in_child=die_with_parent)
+
+
 def _quiet_sdk() -> None:
     """The SDK logs each job's input and output at DEBUG, its default level: it gets ours, never
     below INFO, so no text a user sent ends up in a log."""
@@ -156,6 +176,7 @@ def main() -> None:
         sys.exit(f"kokoro worker cannot start: {exc}")
     settings.check_or_exit("kokoro worker", list(catalog.models))  # exit 1 on any bad setting
     _quiet_sdk()
+    _children_die_with_the_worker()
     concurrency = settings.concurrency()
     if concurrency > 1:  # each job its share of the cores, rather than all jobs fighting for all
         torch.set_num_threads(precision.threads_per_job(concurrency))

@@ -16,10 +16,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `pytho
 
 import gradio as gr  # noqa: E402
 
-from worker.catalog import Catalog, default_catalog  # noqa: E402
+from worker.catalog import Catalog  # noqa: E402
 from worker.request import FORMATS, SPEED_MAX, SPEED_MIN  # noqa: E402
 from worker import settings  # noqa: E402
-from worker.errors import KokoroError  # noqa: E402
 from worker.settings import max_text_chars  # noqa: E402
 
 from ui import choices  # noqa: E402
@@ -179,11 +178,7 @@ def _preload(models: list[str]) -> None:
 
 
 def main() -> None:
-    try:
-        catalog = default_catalog()  # a broken catalog stops start-up with its one message
-    except KokoroError as exc:
-        sys.exit(f"kokoro studio cannot start: {exc}")
-    settings.check_or_exit("kokoro studio", list(catalog.models))  # exit 1 on any bad setting
+    catalog = settings.start_up("kokoro studio")  # exit 1, one line, on a bad catalog or setting
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal Gradio request
     backend = backend_from_env()
     log.info("Studio backend: %s", backend.name)

@@ -63,6 +63,13 @@ def details_markdown(result: Finished, backend: str) -> str:
     return line + notes
 
 
+def _payload(text: str | None, voice: str | None, language: str | None, speed: float, split_sentences: bool,
+             fmt: str) -> dict:
+    """A worker job input from the form's (or the API's) values."""
+    return {"text": text or "", "voice": voice or "", "language": language or "", "speed": float(speed),
+            "split_sentences": bool(split_sentences), "format": fmt}
+
+
 def _phoneme_lines(result: Finished) -> str:
     return "\n".join(c.get("phonemes", "") for c in result.chunks)
 
@@ -107,8 +114,7 @@ class Studio:
     def generate(self, text: str | None, language: str, voice: str | None, speed: float,
                  split_sentences: bool, fmt: str, request: gr.Request | None = None,
                  progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:
-        payload = {"text": text or "", "voice": voice or "", "language": language, "speed": float(speed),
-                   "split_sentences": bool(split_sentences), "format": fmt}
+        payload = _payload(text, voice, language, speed, split_sentences, fmt)
         with self._stops.running(request) as flag:
             yield from self._generate(payload, flag.is_set, progress, session_of(request))
 
@@ -157,8 +163,7 @@ class Studio:
                      split_sentences: bool = True, format: str = "wav") -> tuple[str, float, str, str]:
         """The public `/generate` endpoint (ui/api.py): (audio file, duration in s, phonemes one line
         per chunk, message). A bad request is an error carrying the worker's own sentence."""
-        payload = {"text": text or "", "voice": voice or "", "language": language or "", "speed": float(speed),
-                   "split_sentences": bool(split_sentences), "format": format or "wav"}
+        payload = _payload(text, voice, language, speed, split_sentences, format or "wav")
         finished = None
         try:
             for event in self.backend.run(payload, lambda: False):

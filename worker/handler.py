@@ -170,11 +170,7 @@ def _warm_up_quietly(models: list[str]) -> None:
 
 
 def main() -> None:
-    try:
-        catalog = default_catalog()  # a broken catalog stops start-up with its one message
-    except KokoroError as exc:
-        sys.exit(f"kokoro worker cannot start: {exc}")
-    settings.check_or_exit("kokoro worker", list(catalog.models))  # exit 1 on any bad setting
+    catalog = settings.start_up("kokoro worker")  # exit 1, one line, on a bad catalog or setting
     _quiet_sdk()
     _children_die_with_the_worker()
     concurrency = settings.concurrency()

@@ -149,12 +149,18 @@ def check_all(known_models: list[str], env: Env | None = None) -> None:
         env_flag(name, env)
 
 
-def check_or_exit(program: str, known_models: list[str]) -> None:
-    """Start-up: every setting parsed, logging configured; a bad setting ends the process with
-    one line on stderr and exit code 1."""
+def start_up(program: str):
+    """Start-up of the worker and the studio: the catalog loaded, every setting parsed, logging
+    configured; a broken catalog or a bad setting ends the process with one line on stderr and
+    exit code 1. Returns the catalog."""
+    from worker.catalog import default_catalog
+    from worker.errors import KokoroError
+
     try:
-        check_all(known_models)
-    except SettingsError as exc:
+        catalog = default_catalog()
+        check_all(list(catalog.models))
+    except KokoroError as exc:  # catalog errors and SettingsError alike
         print(f"{program} cannot start: {exc}", file=sys.stderr)
         sys.exit(1)
     logging.basicConfig(level=log_level(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return catalog

@@ -48,11 +48,24 @@ def test_generate_streams_pieces_that_add_up_to_the_download(real_engine, recogn
 def test_an_ab_round_plays_both_voices_saying_the_text(real_engine, recogniser, tmp_path):
     clips = ClipMaker(LocalBackend(real_engine), real_engine.catalog, ClipCache(max_bytes=64 << 20))
     desk = ABDesk(clips, real_engine.catalog, votes_path=tmp_path / "votes.sqlite3", out_dir=tmp_path)
-    a, b, *_ = desk.compare("ja", JA_SHORT, "jf_alpha", 1.0, "jm_kumo", 1.2, False, [], progress=NO_PROGRESS)
+    _, _, a, b, *_ = desk.compare("ja", JA_SHORT, "jf_alpha", 1.0, "jm_kumo", 1.2, False, [],
+                                  progress=NO_PROGRESS)
     first, second = _read(a["value"]), _read(b["value"])
     assert_heard(recogniser, first, JA_SHORT, "ja")
     assert_heard(recogniser, second, JA_SHORT, "ja")
     assert len(second) < len(first)  # side B reads at 1.2x
+
+
+def test_a_blind_round_still_says_the_text_after_disguise(real_engine, recogniser, tmp_path):
+    # Blind clips are padded to one length and dithered; neither may cost a word.
+    clips = ClipMaker(LocalBackend(real_engine), real_engine.catalog, ClipCache(max_bytes=64 << 20))
+    desk = ABDesk(clips, real_engine.catalog, votes_path=tmp_path / "votes.sqlite3", out_dir=tmp_path)
+    _, _, a, b, *_ = desk.compare("ja", JA_SHORT, "jf_alpha", 1.0, "jm_kumo", 1.2, True, [],
+                                  progress=NO_PROGRESS)
+    first, second = _read(a["value"]), _read(b["value"])
+    assert len(first) == len(second)  # lengths give no side away
+    assert_heard(recogniser, first, JA_SHORT, "ja")
+    assert_heard(recogniser, second, JA_SHORT, "ja")
 
 
 @pytest.mark.parametrize("batched", [False, True], ids=["one-by-one", "batched"])

@@ -56,8 +56,8 @@ def bench_rtf(engine) -> dict:
             return sum(len(kmodel(c.phonemes, pack[len(c.phonemes) - 1], 1.0)) for c in chunks)
 
     samples, bare_s = _timed(bare)
-    return {"chars": len(EN_LONG), "audio_s": result.duration_s, "engine_s": worker_s,
-            "engine_rtf": worker_s / result.duration_s, "bare_s": bare_s, "bare_rtf": bare_s / (samples / 24000),
+    return {"chars": len(EN_LONG), "audio_s": result.result.duration_s, "engine_s": worker_s,
+            "engine_rtf": worker_s / result.result.duration_s, "bare_s": bare_s, "bare_rtf": bare_s / (samples / 24000),
             "torch_threads": torch.get_num_threads()}
 
 
@@ -72,8 +72,8 @@ def bench_paths(engine, recogniser) -> dict:
     from tests.realspeech.listen import error_rate
     from tests.realspeech.texts import EN_SHORT, JA_SHORT
     from ui.backends import LocalBackend
-    from ui.clips import ClipCache, ClipMaker
-    from ui.events import Piece
+    from ui.studio.clips import ClipCache, ClipMaker
+    from ui.backends.base import Piece
     from worker import handler
 
     handler._engine = engine
@@ -139,8 +139,8 @@ def bench_long(engine, recogniser) -> dict:
             heard = recogniser.hear(result.audio, lang).text
             rates = per_sentence(sentences_of(text), heard, lang)
             row["split" if split else "packed"] = {
-                "chars": len(text), "chunks": len(result.chunks), "audio_s": round(result.duration_s, 1),
-                "rtf": round(seconds / result.duration_s, 3), "error": round(error_rate(text, heard, lang), 4),
+                "chars": len(text), "chunks": len(result.result.chunks), "audio_s": round(result.result.duration_s, 1),
+                "rtf": round(seconds / result.result.duration_s, 3), "error": round(error_rate(text, heard, lang), 4),
                 "worst_sentence": round(max(rates), 3),
                 "sentences_heard_clean": sum(r == 0 for r in rates), "sentences": len(rates)}
             if split:

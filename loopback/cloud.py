@@ -40,7 +40,7 @@ from typing import Any
 
 from loopback.faults import CLIENT_OPS, FAULT_KINDS
 from loopback.handler import MAX_BODY_BYTES, Handler
-from loopback.jobs import TERMINAL, WORKER_SEEN_S, JobStore
+from loopback.jobs import TERMINAL, WORKER_SEEN_S, CloudConfig, JobStore
 
 __all__ = ["LoopbackCloud", "main", "TERMINAL", "FAULT_KINDS", "CLIENT_OPS", "MAX_BODY_BYTES", "WORKER_SEEN_S"]
 
@@ -72,14 +72,13 @@ class LoopbackCloud:
             raise ValueError("the loopback cloud only binds 127.0.0.1")
         if not api_key or not endpoint_id or "/" in endpoint_id:
             raise ValueError("api_key and endpoint_id are required; endpoint_id cannot hold '/'")
-        self.api_key, self.endpoint_id = api_key, endpoint_id
-        self.worker_key = worker_key or secrets.token_urlsafe(16)
-        self.execution_timeout_s, self.runsync_wait_s = execution_timeout_s, runsync_wait_s
-        # The worker's stop poll is held this long too, and a SIGTERMed worker finishes its
-        # pending polls before exiting, so a short hold keeps worker shutdown quick.
-        self.poll_hold_s, self.result_ttl_s = poll_hold_s, result_ttl_s
-        self.worker_seen_s = worker_seen_s  # a worker silent this long no longer counts in /health
-        self._state = JobStore(self)
+        # poll_hold_s: the worker's stop poll is held this long too, and a SIGTERMed worker finishes
+        # its pending polls before exiting, so a short hold keeps worker shutdown quick.
+        # worker_seen_s: a worker silent this long no longer counts in /health.
+        self.config = CloudConfig(api_key, endpoint_id, worker_key or secrets.token_urlsafe(16),
+                                  execution_timeout_s, runsync_wait_s, poll_hold_s, result_ttl_s, worker_seen_s)
+        self.api_key, self.endpoint_id, self.worker_key = api_key, endpoint_id, self.config.worker_key
+        self._state = JobStore(self.config)
         handler = type("Handler", (Handler,), {"state": self._state})
         self._server = _Server(("127.0.0.1", port), handler, bind_and_activate=False)
         self._threads: list[threading.Thread] = []

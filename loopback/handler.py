@@ -101,7 +101,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- the three faces -----------------------------------------------------------------------
     def _client(self, method: str, m: re.Match | None, op: str, body: Any) -> None:
-        st, cloud = self.state, self.state.cloud
+        st, cloud = self.state, self.state.config
         fault = st.faults.take(op, REQUEST_KINDS)
         if fault and fault["kind"] == "drop":
             self._record(0)
@@ -137,7 +137,7 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(200, st.stream_view(job) if op == "stream" else job.view(time.monotonic()))
 
     def _worker(self, method: str, m: re.Match, body: Any, query: dict) -> None:
-        st, cloud = self.state, self.state.cloud
+        st, cloud = self.state, self.state.config
         if not self._authorized(cloud.worker_key, query):
             return self._send(401, {"error": "Unauthorized"})
         endpoint, op = m.group(1) or m.group(4), m.group(2) or m.group(5)
@@ -168,18 +168,18 @@ class Handler(BaseHTTPRequestHandler):
         return self._send(200, {})
 
     def _admin(self, method: str, path: str, body: Any, query: dict) -> None:
-        cloud = self.state.cloud
-        if not self._authorized(cloud.api_key, query):
+        st = self.state
+        if not self._authorized(st.config.api_key, query):
             return self._send(401, {"error": "Unauthorized"})
         try:
             if path == "/_admin/faults" and method == "POST":
                 specs = body.get("faults", [body]) if isinstance(body, dict) else body
                 for spec in specs if isinstance(specs, list) else []:
-                    cloud.add_fault(**spec)
+                    st.faults.add(spec if isinstance(spec, dict) else {})
             elif path == "/_admin/faults" and method == "DELETE":
-                cloud.clear_faults()
+                st.faults.clear()
             elif path.startswith("/_admin/jobs/") and method == "POST" and isinstance(body, dict):
-                cloud.force(path.rsplit("/", 1)[1], body.get("status", ""), body.get("error"))
+                st.force(path.rsplit("/", 1)[1], body.get("status", ""), body.get("error"))
             elif not (path == "/_admin/faults" and method == "GET"):
                 return self._send(404, {"error": "unknown admin route"})
         except (TypeError, ValueError, KeyError) as err:

@@ -10,16 +10,28 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loopback.faults import OUTCOME_KINDS, FaultQueue
-
-if TYPE_CHECKING:
-    from loopback.cloud import LoopbackCloud
 
 TERMINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})
 FORCEABLE = ("FAILED", "TIMED_OUT", "CANCELLED")
 WORKER_SEEN_S = 15.0  # a worker that has not polled for this long no longer counts in /health
+
+
+@dataclass
+class CloudConfig:
+    """The endpoint's keys and timings, shared by the cloud, its store and its request handler (a
+    test may change a timing between requests)."""
+
+    api_key: str
+    endpoint_id: str
+    worker_key: str
+    execution_timeout_s: float = 600.0
+    runsync_wait_s: float = 90.0
+    poll_hold_s: float = 1.0
+    result_ttl_s: float = 1800.0
+    worker_seen_s: float = WORKER_SEEN_S
 
 
 def _ms(seconds: float) -> int:
@@ -70,11 +82,11 @@ class Job:
 class JobStore:
     """Everything the server knows. One lock; long-polls wait on its condition.
 
-    Its settings (execution_timeout_s, result_ttl_s, keys, ...) are read from `cloud` when needed.
+    Its timings are read from the shared `config` when needed.
     """
 
-    def __init__(self, cloud: "LoopbackCloud"):
-        self.cloud = cloud
+    def __init__(self, config: CloudConfig):
+        self.config = config
         self.cond = threading.Condition()
         self.jobs: dict[str, Job] = {}
         self.faults = FaultQueue(self.cond)
@@ -92,7 +104,7 @@ class JobStore:
         policy = body.get("policy") if isinstance(body.get("policy"), dict) else {}
         timeout_ms = policy.get("executionTimeout")
         timeout_s = timeout_ms / 1000 if isinstance(timeout_ms, (int, float)) and timeout_ms > 0 \
-            else self.cloud.execution_timeout_s
+            else self.config.execution_timeout_s
         job = Job(id=f"{uuid.uuid4()}-lb", input=body["input"], timeout_s=timeout_s)
         job.forced = self.faults.take(op, OUTCOME_KINDS)
         with self.cond:
@@ -148,7 +160,7 @@ class JobStore:
             counts = dict.fromkeys(TERMINAL | {"IN_QUEUE", "IN_PROGRESS"}, 0)
             for job in self.jobs.values():
                 counts[job.status] += 1
-            alive = {w for w, seen in self.workers.items() if now - seen < self.cloud.worker_seen_s}
+            alive = {w for w, seen in self.workers.items() if now - seen < self.config.worker_seen_s}
             busy = {j.worker_id for j in self.jobs.values() if j.status == "IN_PROGRESS"} & alive
         return {
             "jobs": {"completed": counts["COMPLETED"], "failed": counts["FAILED"] + counts["TIMED_OUT"],
@@ -236,7 +248,7 @@ class JobStore:
                 elif job.status == "IN_PROGRESS" and now - job.started > job.timeout_s:
                     job.finish("TIMED_OUT", now)
                     changed = True
-                elif job.finished is not None and now - job.finished > self.cloud.result_ttl_s:
+                elif job.finished is not None and now - job.finished > self.config.result_ttl_s:
                     del self.jobs[job.id]  # the cloud keeps results for a limited time, so do we
             if changed:
                 self.cond.notify_all()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,9 +111,10 @@ def recogniser(real_hf_home):
         return Recogniser(whisper_model_dir(Path(_REAL_CACHE or default_cache_dir())))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
-    """Debian's chromium, headless, driven by Playwright (one per test module)."""
+    """Debian's chromium, headless, driven by Playwright: one for the whole run (each test opens
+    its own context, so no cookie or storage crosses tests)."""
     from playwright.sync_api import sync_playwright
 
     from tests.ui_helpers import CHROMIUM, CHROMIUM_ARGS
@@ -121,6 +123,24 @@ def browser():
         chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def votes_db(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("votes") / "votes.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def local_studio(standin_hf_home, votes_db):
+    """One `python ui/app.py` on the stand-in weights for every test that needs a local studio
+    (browser and API tests). PATH holds only Python's folder: no system ffmpeg (the streaming
+    player then uses the one imageio-ffmpeg bundles), as on a machine with nothing but Python."""
+    from tests.ui_helpers import running_app
+
+    bare_path = os.path.dirname(sys.executable)
+    assert shutil.which("ffmpeg", path=bare_path) is None
+    with running_app(PATH=bare_path, KOKORO_VOTES_DB=str(votes_db)) as app:
+        yield app
 
 
 def worker_env(**extra: str) -> dict[str, str]:

@@ -3,77 +3,61 @@
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from loopback.cloud import LoopbackCloud
+from tests.helpers_process import Process, polling_worker, wait_until
 
 ECHO_HANDLER = Path(__file__).parent / "fixtures" / "echo_handler.py"
 # Long and distinctive, so a leak is found by plain substring search and not by chance.
 PLANTED_KEY = "rp_PLANTED_KEY_7f3a9c1e5b2d4806_do_not_leak"
 
 
-class Worker:
-    def __init__(self, proc: subprocess.Popen, log_path: Path):
-        self.proc, self.log_path = proc, log_path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+@contextmanager
+def running_worker(cloud: LoopbackCloud, extra_env: dict[str, str] | None = None,
+                   startup_s: float = 30.0) -> Iterator[Process]:
+    """Start tests/fixtures/echo_handler.py under runpod's real worker loop, pointed at `cloud`."""
+    yield from polling_worker(cloud, [sys.executable, str(ECHO_HANDLER)], {**os.environ, **(extra_env or {})},
+                              "echo-worker", startup_s)
 
 
 @contextmanager
-def running_worker(cloud: LoopbackCloud, extra_env: dict[str, str] | None = None,
-                   startup_s: float = 30.0) -> Iterator[Worker]:
-    """Start tests/fixtures/echo_handler.py under runpod's real worker loop, pointed at `cloud`."""
-    # A fresh cwd per worker: the SDK pickles in-progress jobs to ./.runpod_jobs.pkl and reloads
-    # them at start; a stale file makes it believe it is busy and it never takes a job.
-    workdir = Path(tempfile.mkdtemp(prefix="rp-worker-"))
-    log_path = workdir / "worker.log"
-    env = {**os.environ, **cloud.worker_env(), **(extra_env or {})}
-    env.pop("RUNPOD_REALTIME_PORT", None)  # would turn the worker into an HTTP server instead
-    with open(log_path, "w") as log_file:
-        # Own process group: the SDK forks a heartbeat process, and the group kill reaches it too.
-        proc = subprocess.Popen([sys.executable, str(ECHO_HANDLER)], cwd=workdir, env=env,
-                                stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
-    worker = Worker(proc, log_path)
+def pristine(cloud: LoopbackCloud) -> Iterator[LoopbackCloud]:
+    """A test starts and ends with no fault queued and the cloud's default timings."""
+    def reset() -> None:
+        cloud.clear_faults()
+        cloud.config.execution_timeout_s, cloud.config.runsync_wait_s = 600.0, 90.0
+    reset()
     try:
-        if not cloud.wait_for_worker(startup_s):
-            raise RuntimeError(f"the runpod worker did not poll for jobs in {startup_s} s:\n"
-                               f"{worker.log()[-3000:]}")
-        yield worker
+        yield cloud
     finally:
-        _stop_group(proc)
-        shutil.rmtree(workdir, ignore_errors=True)
+        reset()
 
 
-def _stop_group(proc: subprocess.Popen) -> None:
-    for sig, wait_s in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+def echo_endpoint(api_key: str, endpoint_id: str):
+    """Module fixtures (cloud, worker, reset) for tests against one loopback endpoint served by the
+    echo worker: `cloud, worker, reset = echo_endpoint(KEY, "ep")` at module level."""
+    import pytest
 
+    @pytest.fixture(scope="module")
+    def cloud():
+        with LoopbackCloud(api_key=api_key, endpoint_id=endpoint_id, poll_hold_s=0.5) as c:
+            yield c
 
-def wait_until(predicate: Callable[[], object], timeout_s: float = 10.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+    @pytest.fixture(scope="module")
+    def worker(cloud):
+        with running_worker(cloud) as w:
+            yield w
+
+    @pytest.fixture(autouse=True)
+    def reset(cloud):
+        with pristine(cloud):
+            yield
+
+    return cloud, worker, reset
 
 
 def wait_worker_idle(cloud: LoopbackCloud, timeout_s: float = 15.0) -> None:
@@ -84,3 +68,6 @@ def wait_worker_idle(cloud: LoopbackCloud, timeout_s: float = 15.0) -> None:
         return all(j["status"] != "IN_PROGRESS" and (
             j["reported"] or j["stop_sent"] or j.get("workerId") in (None, "loopback-fault")) for j in jobs)
     wait_until(idle, timeout_s, "the worker to go idle")
+
+
+__all__ = ["ECHO_HANDLER", "PLANTED_KEY", "echo_endpoint", "pristine", "running_worker", "wait_until", "wait_worker_idle"]

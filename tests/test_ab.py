@@ -15,11 +15,11 @@ import gradio as gr
 import pytest
 import soundfile as sf
 
-from ui.ab import ABDesk, draw_pair
+from ui.tabs.ab import ABDesk, draw_pair
 from ui.backends import LocalBackend
-from ui.clips import ClipMaker
-from ui.leaderboard import export_csv, standings
-from ui.rounds import RoundBook
+from ui.studio.clips import ClipMaker
+from ui.tabs.leaderboard import export_csv, standings
+from ui.studio.rounds import RoundBook
 from worker.errors import InputError
 
 TEXT = "Hello there."

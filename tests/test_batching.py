@@ -82,8 +82,8 @@ def test_synthesize_many_matches_synthesize(engine, catalog, fixed_source):
     together = engine.synthesize_many(requests)
     for request, result in zip(requests, together):
         alone = engine.synthesize(request)
-        assert [c["phonemes"] for c in result.chunks] == [c["phonemes"] for c in alone.chunks]
-        assert len(result.chunks) == 2 and result.voice == request.voice_spec
+        assert [c.phonemes for c in result.result.chunks] == [c.phonemes for c in alone.result.chunks]
+        assert len(result.result.chunks) == 2 and result.result.voice == request.voice_spec
         assert result.audio.shape == alone.audio.shape
         assert np.abs(result.audio - alone.audio).max() < 1e-4 * np.abs(alone.audio).max()
 

@@ -75,3 +75,21 @@ def test_each_chunk_knows_the_break_before_it():
 def test_cut_spans_record_a_clause_or_word_break():
     breaks = [c.break_before for c in plan("aaaa bbbb, cccc dddd eeee. ffff", chars, limit=10)]
     assert breaks == ["", "clause", "word", "sentence"]
+
+
+def test_ahead_closed_with_a_full_queue_ends_its_thread_and_its_iteration():
+    from worker.chunking import Ahead, Chunk
+
+    made = []
+
+    def chunks():
+        for i in range(50):
+            made.append(i)
+            yield Chunk(f"s{i}.", "a", "sentence")
+
+    ahead = Ahead(chunks(), depth=1)
+    assert next(ahead).text == "s0."
+    ahead.close()  # the consumer walks away while the G2P thread waits on a full queue
+    ahead._thread.join(2)
+    assert not ahead._thread.is_alive() and len(made) <= 4
+    assert len(list(ahead)) <= 1  # what was queued, then the end: never blocks without an end marker

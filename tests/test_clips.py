@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ui.backends import LocalBackend
-from ui.clips import Clip, ClipCache, ClipKey, ClipMaker, cache_bytes_from_env
+from ui.studio.clips import Clip, ClipCache, ClipKey, ClipMaker, cache_bytes_from_env
 from worker.errors import InputError, SettingsError
 
 

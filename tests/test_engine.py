@@ -1,9 +1,11 @@
+import threading
 import time
 
 import numpy as np
 import pytest
 import torch
 
+from worker import engine as engine_module
 from worker import g2p
 from worker.audio import SAMPLE_RATE
 from worker.engine import Engine, zh_v11_speed
@@ -27,27 +29,27 @@ NINE = {
 def test_all_nine_languages_speak(engine, catalog, language):
     voice, text = NINE[language]
     result = engine.synthesize(parse_request({"text": text, "voice": voice, "language": language}, catalog))
-    assert result.sample_rate == SAMPLE_RATE and result.audio.dtype == np.float32
+    assert result.result.sample_rate == SAMPLE_RATE and result.audio.dtype == np.float32
     assert np.isfinite(result.audio).all() and np.abs(result.audio).max() > 0
     # Calibrated stand-in: about real speech rate (0.03-0.2 s per phoneme).
-    n_phonemes = sum(len(c["phonemes"]) for c in result.chunks)
-    assert 0.03 < result.duration_s / n_phonemes < 0.2
-    assert result.chunks[0]["text"] and result.chunks[0]["phonemes"]
+    n_phonemes = sum(len(c.phonemes) for c in result.result.chunks)
+    assert 0.03 < result.result.duration_s / n_phonemes < 0.2
+    assert result.result.chunks[0].text and result.result.chunks[0].phonemes
 
 
 def test_voice_decides_the_model_and_both_stay_resident(engine, catalog):
     a = engine.synthesize(parse_request({"text": "你好。", "voice": "zf_001", "language": "zh"}, catalog))
     b = engine.synthesize(parse_request({"text": "你好。", "voice": "zf_xiaobei", "language": "zh"}, catalog))
-    assert (a.model, b.model) == ("v1.1-zh", "v1.0")
+    assert (a.result.model, b.result.model) == ("v1.1-zh", "v1.0")
     assert {"v1.0", "v1.1-zh"} <= set(engine._models)
-    assert "ㄋ" in a.chunks[0]["phonemes"] and "ㄋ" not in b.chunks[0]["phonemes"]
+    assert "ㄋ" in a.result.chunks[0].phonemes and "ㄋ" not in b.result.chunks[0].phonemes
 
 
 def test_v11_english_voice_reads_chinese_with_latin_words(engine, catalog):
     result = engine.synthesize(parse_request(
         {"text": "我用Docker跑了一个API服务", "voice": "af_maple", "language": "zh"}, catalog))
     # The Latin word goes through the English G2P (misaki, or espeak-ng when spaCy is missing).
-    assert g2p.english("a")("Docker") in result.phonemes and result.duration_s > 1
+    assert g2p.english("a")("Docker") in result.result.phonemes and result.result.duration_s > 1
 
 
 def test_voice_packs_are_cached_and_blends_are_weighted(engine, catalog, monkeypatch):
@@ -69,7 +71,7 @@ def test_voice_packs_are_cached_and_blends_are_weighted(engine, catalog, monkeyp
 def test_speed_changes_duration(engine, catalog):
     slow = engine.synthesize(parse_request({"text": "One two three four.", "speed": 0.5}, catalog))
     fast = engine.synthesize(parse_request({"text": "One two three four.", "speed": 2.0}, catalog))
-    assert slow.duration_s > 2.5 * fast.duration_s
+    assert slow.result.duration_s > 2.5 * fast.result.duration_s
 
 
 def test_v11_zh_pacing_follows_the_model_card():
@@ -121,7 +123,7 @@ def test_split_sentences_false_makes_fewer_chunks(engine, catalog):
     text = "One sentence. Another one. And a third."
     split = engine.synthesize(parse_request({"text": text}, catalog))
     joined = engine.synthesize(parse_request({"text": text, "split_sentences": False}, catalog))
-    assert (len(split.chunks), len(joined.chunks)) == (3, 1)
+    assert (len(split.result.chunks), len(joined.result.chunks)) == (3, 1)
 
 
 def test_nothing_speakable(engine, catalog):
@@ -161,10 +163,9 @@ def test_without_the_weights_and_without_the_hub_the_answer_comes_at_once(catalo
         empty.model("v1.0")
 
 
-def test_device_is_cpu_without_cuda(engine, monkeypatch):
+def test_device_is_cuda_when_present_else_cpu(engine):
+    # KOKORO_DEVICE overriding the default: tests/test_settings.py, with CUDA reported present.
     assert engine.device == ("cuda" if torch.cuda.is_available() else "cpu")
-    monkeypatch.setenv("KOKORO_DEVICE", "cpu")
-    assert Engine(engine.catalog).device == "cpu"
 
 
 def test_a_g2p_that_drops_text_makes_the_job_say_so(engine, catalog, monkeypatch):
@@ -179,15 +180,15 @@ def test_a_g2p_that_drops_text_makes_the_job_say_so(engine, catalog, monkeypatch
     monkeypatch.setattr(engine_module.g2p, "phonemizer", dropping)
     text = "Short one. Here we go, and this whole clause would be lost without a word."
     result = engine.synthesize(parse_request({"text": text}, catalog))
-    assert result.notes == ['Note: chunk 2 ("Here we go, and this whole clause would…") got fewer '
-                            "phonemes than its text needs; part of it may not have been spoken."]
+    assert result.result.notes == ('Note: chunk 2 ("Here we go, and this whole clause would…") got fewer '
+                                   "phonemes than its text needs; part of it may not have been spoken.",)
     streamed = list(engine.stream(parse_request({"text": text}, catalog)))
     assert [bool(c.note) for c in streamed] == [False, True]
 
 
 def test_an_honest_g2p_raises_no_note(engine, catalog):
     text = "Short one. Here we go, and this whole clause is spoken in full, every word of it."
-    assert engine.synthesize(parse_request({"text": text}, catalog)).notes == []
+    assert engine.synthesize(parse_request({"text": text}, catalog)).result.notes == ()
 
 
 def test_a_g2p_failure_quotes_the_text_it_failed_on(engine, catalog, monkeypatch):
@@ -212,3 +213,22 @@ def test_joins_hold_the_pause_the_text_asks_for(engine, catalog):
     for chunk in chunks:
         lead = int(chunk.pause_s * SAMPLE_RATE)
         assert not chunk.audio[:lead].any()
+
+
+def test_a_new_voice_asked_for_by_two_jobs_at_once_loads_once(engine, monkeypatch):
+    loads = []
+    real = engine_module.torch.load
+
+    def slow_load(*args, **kwargs):
+        loads.append(args[0])
+        time.sleep(0.3)  # long enough for every thread to arrive while the first one loads
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(engine_module.torch, "load", slow_load)
+    engine._packs.pop("am_onyx", None)
+    threads = [threading.Thread(target=engine._pack, args=("am_onyx",)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1

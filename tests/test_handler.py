@@ -37,8 +37,9 @@ def test_success_output_keeps_the_documented_names(direct):
     out = worker_handler.handler({"id": "j1", "input": dict(DOC_EXAMPLE, text="Hello there. General Kenobi.",
                                                             language="en-us")})
     assert set(out) >= {"audio_base64", "message"}
-    assert set(out) - {"audio_base64", "message"} == {"sample_rate", "duration_s", "format", "model", "voice",
-                                                       "language", "chunks"}
+    assert set(out) - {"audio_base64", "message"} == {"notes", "sample_rate", "duration_s", "format", "model",
+                                                       "voice", "language", "chunks"}
+    assert out["notes"] == []
     audio, rate = _decode(out)
     assert rate == 24_000 and out["sample_rate"] == 24_000 and out["format"] == "wav"
     assert abs(len(audio) / rate - out["duration_s"]) < 0.01
@@ -58,6 +59,7 @@ def test_other_language_note_in_message(direct):
     out = worker_handler.handler({"id": "j2", "input": DOC_EXAMPLE})
     assert out["model"] == "v1.0" and out["language"] == "zh"
     assert "af_heart (en-us voice) reads zh text" in out["message"]
+    assert len(out["notes"]) == 1 and out["notes"][0] in out["message"]  # the same note, in both
 
 
 @pytest.mark.parametrize("fmt, container", [("flac", "FLAC"), ("mp3", "MP3"), ("ogg", "OGG")])

@@ -14,31 +14,13 @@ import pytest
 import requests
 
 from loopback.cloud import LoopbackCloud
-from tests.helpers_loopback import running_worker, wait_until, wait_worker_idle
+from tests.helpers_loopback import echo_endpoint, running_worker, wait_until, wait_worker_idle
 
 KEY = "loopback-test-key-0123456789"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def cloud():
-    with LoopbackCloud(api_key=KEY, endpoint_id="ep", poll_hold_s=0.5) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def worker(cloud):
-    with running_worker(cloud) as w:
-        yield w
-
-
-@pytest.fixture(autouse=True)
-def reset(cloud):
-    cloud.clear_faults()
-    cloud.execution_timeout_s, cloud.runsync_wait_s = 600.0, 90.0
-    yield
-    cloud.clear_faults()
-    cloud.execution_timeout_s, cloud.runsync_wait_s = 600.0, 90.0
+cloud, worker, reset = echo_endpoint(KEY, "ep")
 
 
 class Api:
@@ -117,7 +99,7 @@ def test_runsync_and_failures_from_the_worker(cloud, worker):
     assert failed["status"] == "FAILED" and failed["error"] == "echo handler refused: no"
     raised = api.post("/runsync", {"input": {"raise": True}}).json()
     assert raised["status"] == "FAILED" and '"error_message": "echo handler blew up"' in raised["error"]
-    cloud.runsync_wait_s = 0.3
+    cloud.config.runsync_wait_s = 0.3
     early = api.post("/runsync", {"input": {"text": "slow", "sleep": 0.6}}).json()
     assert early["status"] in ("IN_QUEUE", "IN_PROGRESS")  # runsync gives up waiting, the job goes on
     api.wait_status(early["id"], {"COMPLETED"})
@@ -137,11 +119,11 @@ def test_cancel_and_late_result_is_ignored(cloud, worker):
 
 def test_execution_timeout(cloud, worker):
     api = Api(cloud)
-    cloud.execution_timeout_s = 0.3
+    cloud.config.execution_timeout_s = 0.3
     job_id = api.post("/run", {"input": {"text": "t", "sleep": 0.8}}).json()["id"]
     assert api.wait_status(job_id, {"TIMED_OUT", "COMPLETED"})["status"] == "TIMED_OUT"
     wait_worker_idle(cloud)
-    cloud.execution_timeout_s = 600.0
+    cloud.config.execution_timeout_s = 600.0
     # A per-job policy overrides the endpoint's timeout, as on the cloud.
     body = {"input": {"text": "t", "sleep": 0.8}, "policy": {"executionTimeout": 300}}
     job_id = api.post("/run", body).json()["id"]

@@ -67,7 +67,7 @@ def test_the_bf16_path_speaks_on_a_cpu_that_has_it(engine, catalog):
     fast = Engine(catalog, cache_dir=engine.cache_dir, precision="bf16")
     request = parse_request({"text": "Hello there.", "voice": "af_heart"}, catalog)
     result = fast.synthesize(request)
-    assert fast.precision == "bf16" and result.audio.dtype.name == "float32" and result.duration_s > 0.3
+    assert fast.precision == "bf16" and result.audio.dtype.name == "float32" and result.result.duration_s > 0.3
 
 
 def test_threads_are_shared_between_simultaneous_jobs():

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from ui.ratings import BASE, VOTE_FLOOR, rate, win_probability
+from ui.studio.ratings import BASE, VOTE_FLOOR, rate, win_probability
 
 
 def by_voice(votes):

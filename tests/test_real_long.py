@@ -53,8 +53,8 @@ def test_every_sentence_is_heard(spoken, lang, split):
 @pytest.mark.parametrize("lang", list(TEXTS))
 def test_split_and_packed_last_about_as_long(spoken, lang):
     split, packed = spoken[lang, True][0], spoken[lang, False][0]
-    assert len(split.chunks) > len(packed.chunks) > 1
-    assert abs(split.duration_s / packed.duration_s - 1) <= 0.05  # measured 0.967 (en), 0.995 (ja)
+    assert len(split.result.chunks) > len(packed.result.chunks) > 1
+    assert abs(split.result.duration_s / packed.result.duration_s - 1) <= 0.05  # measured 0.967 (en), 0.995 (ja)
 
 
 @pytest.mark.parametrize("lang", list(TEXTS))

@@ -8,12 +8,12 @@ import soundfile as sf
 
 from tests.realspeech.hearing import assert_heard
 from tests.realspeech.texts import EN_SHORT, JA_SHORT
-from ui.ab import ABDesk
-from ui.audition import Auditioner
+from ui.tabs.ab import ABDesk
+from ui.tabs.audition import Auditioner
 from ui.backends import LocalBackend
-from ui.callbacks import Studio
-from ui.clips import ClipCache, ClipMaker
-from ui.events import Finished, Piece
+from ui.tabs.generate import Studio
+from ui.studio.clips import ClipCache, ClipMaker
+from ui.backends.base import Finished, Piece
 
 pytestmark = pytest.mark.real_weights
 
@@ -35,7 +35,7 @@ def test_generate_streams_pieces_that_add_up_to_the_download(real_engine, recogn
     finished = next(e for e in events if isinstance(e, Finished))
     assert len(pieces) == 2
     streamed = np.concatenate(pieces)
-    assert abs(len(streamed) / 24_000 - finished.duration_s) < 0.01  # what plays is what downloads
+    assert abs(len(streamed) / 24_000 - finished.result.duration_s) < 0.01  # what plays is what downloads
     assert_heard(recogniser, streamed, JA_TWO, "ja")  # measured CER 0.0
     # The Generate tab's own callback: its download is the same speech.
     studio = Studio(backend, real_engine.catalog, out_dir=tmp_path)
@@ -45,12 +45,17 @@ def test_generate_streams_pieces_that_add_up_to_the_download(real_engine, recogn
     assert_heard(recogniser, _read(download), EN_SHORT, "en")  # measured WER 0.0
 
 
-def test_an_ab_round_plays_both_voices_saying_the_text(real_engine, recogniser, tmp_path):
-    clips = ClipMaker(LocalBackend(real_engine), real_engine.catalog, ClipCache(max_bytes=64 << 20))
-    desk = ABDesk(clips, real_engine.catalog, votes_path=tmp_path / "votes.sqlite3", out_dir=tmp_path)
-    _, _, a, b, *_ = desk.compare("ja", JA_SHORT, "jf_alpha", 1.0, "jm_kumo", 1.2, False, [],
+def _ab_round(engine, tmp_path, blind: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The two players' audio of a jf_alpha (1.0×) vs jm_kumo (1.2×) round on JA_SHORT."""
+    clips = ClipMaker(LocalBackend(engine), engine.catalog, ClipCache(max_bytes=64 << 20))
+    desk = ABDesk(clips, engine.catalog, votes_path=tmp_path / "votes.sqlite3", out_dir=tmp_path)
+    _, _, a, b, *_ = desk.compare("ja", JA_SHORT, "jf_alpha", 1.0, "jm_kumo", 1.2, blind, [],
                                   progress=NO_PROGRESS)
-    first, second = _read(a["value"]), _read(b["value"])
+    return _read(a["value"]), _read(b["value"])
+
+
+def test_an_ab_round_plays_both_voices_saying_the_text(real_engine, recogniser, tmp_path):
+    first, second = _ab_round(real_engine, tmp_path, blind=False)
     assert_heard(recogniser, first, JA_SHORT, "ja")
     assert_heard(recogniser, second, JA_SHORT, "ja")
     assert len(second) < len(first)  # side B reads at 1.2x
@@ -58,11 +63,7 @@ def test_an_ab_round_plays_both_voices_saying_the_text(real_engine, recogniser, 
 
 def test_a_blind_round_still_says_the_text_after_disguise(real_engine, recogniser, tmp_path):
     # Blind clips are padded to one length and dithered; neither may cost a word.
-    clips = ClipMaker(LocalBackend(real_engine), real_engine.catalog, ClipCache(max_bytes=64 << 20))
-    desk = ABDesk(clips, real_engine.catalog, votes_path=tmp_path / "votes.sqlite3", out_dir=tmp_path)
-    _, _, a, b, *_ = desk.compare("ja", JA_SHORT, "jf_alpha", 1.0, "jm_kumo", 1.2, True, [],
-                                  progress=NO_PROGRESS)
-    first, second = _read(a["value"]), _read(b["value"])
+    first, second = _ab_round(real_engine, tmp_path, blind=True)
     assert len(first) == len(second)  # lengths give no side away
     assert_heard(recogniser, first, JA_SHORT, "ja")
     assert_heard(recogniser, second, JA_SHORT, "ja")

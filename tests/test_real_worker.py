@@ -77,7 +77,7 @@ def test_a_blend_of_two_real_voices_speaks(real_engine, recogniser):
     spec = "jf_alpha:0.6,jm_kumo:0.4"
     result = real_engine.synthesize(parse_request({"text": EN_SHORT, "voice": spec, "language": "en-us"},
                                                   real_engine.catalog))
-    assert result.voice == "jf_alpha:0.6,jm_kumo:0.4"
+    assert result.result.voice == "jf_alpha:0.6,jm_kumo:0.4"
     assert_heard(recogniser, result.audio, EN_SHORT, "en")  # measured WER 0.0
 
 
@@ -98,7 +98,7 @@ def test_speed_scales_the_duration(real_engine, recogniser, speed):
         return real_engine.synthesize(request)
 
     normal, scaled = duration(1.0), duration(speed)
-    ratio = scaled.duration_s / normal.duration_s
+    ratio = scaled.result.duration_s / normal.result.duration_s
     # Within 5 % of 1/speed. Measured on four English sentences: 0.8 -> 1.265x, 1.25 -> 0.797x (kokoro's
     # own per-token rounding gave 1.278x and 0.846x: batching.scaled_durations).
     assert math.isclose(ratio, 1 / speed, rel_tol=0.05), (ratio, 1 / speed)

@@ -12,30 +12,12 @@ import traceback
 import pytest
 
 from loopback.cloud import LoopbackCloud
-from tests.helpers_loopback import PLANTED_KEY, running_worker, wait_until, wait_worker_idle
-from ui.runpod_client import RunPodCancelledError, RunPodClient, RunPodError
+from tests.helpers_loopback import PLANTED_KEY, echo_endpoint, running_worker, wait_until, wait_worker_idle
+from ui.backends.runpod_client import RunPodCancelledError, RunPodClient, RunPodError
 from worker.errors import KokoroError
 
 
-@pytest.fixture(scope="module")
-def cloud():
-    with LoopbackCloud(api_key=PLANTED_KEY, endpoint_id="ep-test", poll_hold_s=0.5) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def worker(cloud):
-    with running_worker(cloud) as w:
-        yield w
-
-
-@pytest.fixture(autouse=True)
-def clean_cloud(cloud):
-    cloud.clear_faults()
-    cloud.execution_timeout_s = 600.0
-    yield
-    cloud.clear_faults()
-    cloud.execution_timeout_s = 600.0
+cloud, worker, reset = echo_endpoint(PLANTED_KEY, "ep-test")
 
 
 def make_client(cloud: LoopbackCloud, **kw) -> RunPodClient:
@@ -216,7 +198,7 @@ def test_forced_failed_and_timed_out(cloud):
 
 
 def test_execution_timeout_on_the_cloud(cloud, worker):
-    cloud.execution_timeout_s = 0.3
+    cloud.config.execution_timeout_s = 0.3
     with pytest.raises(RunPodError, match="ran past the endpoint's execution timeout"):
         make_client(cloud).run({"text": "slow", "sleep": 1.0})
     job = cloud.jobs()[-1]

@@ -77,3 +77,15 @@ def test_the_worker_log_holds_no_job_text_and_no_false_errors(standin_hf_home, t
     for word in ("Zanzibar", "marmalade", "giraffes"):
         assert word not in log
     assert " ERROR " not in log and "Failed to return job results" not in log, log[-3000:]
+
+
+def test_kokoro_device_wins_over_the_default(monkeypatch):
+    # On a machine where the default is CUDA, KOKORO_DEVICE=cpu must put the engine on the CPU: a
+    # value that cannot be the default, so the test fails if the setting is not read.
+    from worker.engine import Engine
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert settings.device({}) == "cuda"
+    monkeypatch.setenv("KOKORO_DEVICE", "cpu")
+    assert settings.device() == "cpu" and Engine().device == "cpu"

@@ -8,13 +8,11 @@ import soundfile as sf
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
-from tests.ui_helpers import running_app
 
 
 @pytest.fixture(scope="module")
-def client(standin_hf_home):
-    with running_app() as app:
-        yield Client(app.url, verbose=False)
+def client(local_studio):
+    return Client(local_studio.url, verbose=False)
 
 
 def test_the_endpoint_is_documented_with_plain_parameters(client):

@@ -25,13 +25,8 @@ SYNTH_TIMEOUT_MS = 180_000  # the stand-in model on 2 busy cores can be slow; ne
 
 
 @pytest.fixture(scope="module")
-def local_app(standin_hf_home):
-    # PATH holds only Python's folder: no system ffmpeg (the streaming player then uses the one
-    # imageio-ffmpeg bundles), as on a fresh machine with nothing installed but Python.
-    bare_path = os.path.dirname(sys.executable)
-    assert shutil.which("ffmpeg", path=bare_path) is None
-    with running_app(PATH=bare_path) as app:
-        yield app
+def local_app(local_studio):
+    return local_studio  # conftest: one studio without ffmpeg on its PATH, shared by the run
 
 
 def open_page(browser, url: str):

@@ -17,11 +17,12 @@ import pytest
 
 from loopback.cloud import LoopbackCloud
 from tests.ui_helpers import PLANTED_KEY, sound_info
-from ui import choices, files, history
-from ui.backends import (LocalBackend, MisconfiguredBackend, RunPodBackend, backend_from_env,
-                         backend_name, runpod_status)
-from ui.callbacks import FILE_TTL_S, OUTPUTS, Studio, output_name
-from ui.runpod_client import RunPodClient
+from ui.studio import choices, files, history
+from ui.backends import LocalBackend, MisconfiguredBackend, RunPodBackend, backend_from_env, runpod_status
+from ui.studio.files import FILE_TTL_S
+from ui.tabs.generate import OUTPUTS, Studio, output_name
+from worker import settings
+from ui.backends.runpod_client import RunPodClient
 from worker import audio
 
 NAME = re.compile(r"^(?P<lang>[a-z-]+)_(?P<voice>[a-z0-9_]+)_(?P<stamp>\d{8}-\d{6})\.(?P<ext>wav|flac|mp3|ogg)$")
@@ -242,10 +243,10 @@ def test_stop_ends_a_local_run_between_chunks(studio):
 # --- backends --------------------------------------------------------------------------------------
 
 def test_backend_selection_from_env():
-    assert backend_name({}) == "local"
-    assert backend_name({"RUNPOD_ENDPOINT_ID": "ep"}) == "runpod"
-    assert backend_name({"RUNPOD_ENDPOINT_ID": "ep", "KOKORO_BACKEND": "LOCAL"}) == "local"
-    assert backend_name({"KOKORO_BACKEND": "runpod"}) == "runpod"
+    assert settings.backend({}) == "local"
+    assert settings.backend({"RUNPOD_ENDPOINT_ID": "ep"}) == "runpod"
+    assert settings.backend({"RUNPOD_ENDPOINT_ID": "ep", "KOKORO_BACKEND": "LOCAL"}) == "local"
+    assert settings.backend({"KOKORO_BACKEND": "runpod"}) == "runpod"
     assert isinstance(backend_from_env({}), LocalBackend)
     assert "no RunPod endpoint is configured" in backend_from_env({}).describe()
     both = {"RUNPOD_ENDPOINT_ID": "ep", "RUNPOD_API_KEY": PLANTED_KEY}
@@ -254,7 +255,7 @@ def test_backend_selection_from_env():
 
 
 @pytest.mark.parametrize("env, problem", [
-    ({"KOKORO_BACKEND": "cloud"}, "KOKORO_BACKEND must be runpod or local, not 'cloud'."),
+    ({"KOKORO_BACKEND": "cloud"}, "KOKORO_BACKEND='cloud' is not a backend: use runpod or local."),
     ({"KOKORO_BACKEND": "runpod"}, "RUNPOD_ENDPOINT_ID and RUNPOD_API_KEY are not set"),
     ({"RUNPOD_ENDPOINT_ID": "ep"}, "RUNPOD_API_KEY is not set"),
 ])

@@ -12,11 +12,11 @@ import re
 import pytest
 
 from loopback.cloud import LoopbackCloud
-from tests.ui_helpers import (CHROMIUM, CHROMIUM_ARGS, PLANTED_KEY, ResponseLog, choose, running_app,
+from tests.ui_helpers import (PLANTED_KEY, ResponseLog, choose, running_app,
                               running_worker, sound_info, status_text, wait_for_worker, wait_until)
 from ui.backends import RunPodBackend
-from ui.callbacks import OUTPUTS, Studio
-from ui.runpod_client import RunPodClient
+from ui.tabs.generate import OUTPUTS, Studio
+from ui.backends.runpod_client import RunPodClient
 from worker.request import FIELDS
 
 ENDPOINT = "ep-e2e"
@@ -67,37 +67,34 @@ def test_callbacks_through_loopback_and_the_real_worker(stack, catalog, tmp_path
 
 
 @pytest.mark.browser
-def test_page_through_loopback_and_the_real_worker(stack):
-    from playwright.sync_api import sync_playwright
-
+def test_page_through_loopback_and_the_real_worker(stack, browser):
     cloud, _, app = stack
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(30_000)
-            responses = ResponseLog(page)
-            page.goto(app.url)
-            assert "RunPod Serverless" in page.locator("#backend").inner_text()
-            choose(page, "Output format", "mp3")
-            page.get_by_label("Text").fill("Through the cloud and back. It works.")
-            before = len(cloud.jobs())
-            page.get_by_role("button", name="Generate").click()
-            link = page.locator("a[data-testid=download-link]")
-            link.wait_for(timeout=180_000)
-            assert re.match(r"^en-us_af_heart_\d{8}-\d{6}\.mp3$", link.get_attribute("download"))
-            info = sound_info(page.request.get(link.get_attribute("href")).body())
-            assert info.format == "MP3" and info.samplerate == 24000 and info.duration > 0.5
-            assert page.locator("#player audio[src]").count() == 1
-            wait_until(lambda: page.locator("#player audio").evaluate("a => a.currentTime > 0 || a.ended"),
-                       30, "the audio to play")
-            assert "Done" in status_text(page)
-            assert "RunPod job took" in page.locator("#details").inner_text()
-            jobs = cloud.jobs()[before:]
-            assert [j["status"] for j in jobs] == ["COMPLETED"]
-            assert cloud.job(jobs[0]["id"])["input"]["format"] == "mp3"
-            assert responses.containing(PLANTED_KEY) == [] and len(responses.bodies) > 10
-            assert PLANTED_KEY not in page.content()
-            assert PLANTED_KEY not in app.log()
-        finally:
-            browser.close()
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        responses = ResponseLog(page)
+        page.goto(app.url)
+        assert "RunPod Serverless" in page.locator("#backend").inner_text()
+        choose(page, "Output format", "mp3")
+        page.get_by_label("Text").fill("Through the cloud and back. It works.")
+        before = len(cloud.jobs())
+        page.get_by_role("button", name="Generate").click()
+        link = page.locator("a[data-testid=download-link]")
+        link.wait_for(timeout=180_000)
+        assert re.match(r"^en-us_af_heart_\d{8}-\d{6}\.mp3$", link.get_attribute("download"))
+        info = sound_info(page.request.get(link.get_attribute("href")).body())
+        assert info.format == "MP3" and info.samplerate == 24000 and info.duration > 0.5
+        assert page.locator("#player audio[src]").count() == 1
+        wait_until(lambda: page.locator("#player audio").evaluate("a => a.currentTime > 0 || a.ended"),
+                   30, "the audio to play")
+        assert "Done" in status_text(page)
+        assert "RunPod job took" in page.locator("#details").inner_text()
+        jobs = cloud.jobs()[before:]
+        assert [j["status"] for j in jobs] == ["COMPLETED"]
+        assert cloud.job(jobs[0]["id"])["input"]["format"] == "mp3"
+        assert responses.containing(PLANTED_KEY) == [] and len(responses.bodies) > 10
+        assert PLANTED_KEY not in page.content()
+        assert PLANTED_KEY not in app.log()
+    finally:
+        context.close()

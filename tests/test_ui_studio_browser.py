@@ -11,7 +11,7 @@ import pytest
 
 from tests.ui_helpers import (ARTIFACTS, ResponseLog, close, running_app, sound_info,
                               wait_until)
-from ui.votes import VoteStore
+from ui.studio.votes import VoteStore
 
 pytestmark = pytest.mark.browser
 
@@ -20,14 +20,8 @@ POOL = ["af_heart", "af_bella", "am_adam"]
 
 
 @pytest.fixture(scope="module")
-def votes_db(tmp_path_factory):
-    return tmp_path_factory.mktemp("votes") / "votes.sqlite3"
-
-
-@pytest.fixture(scope="module")
-def app(standin_hf_home, votes_db):
-    with running_app(KOKORO_VOTES_DB=str(votes_db)) as app:
-        yield app
+def app(local_studio):
+    return local_studio  # conftest: the run's one local studio (its votes in `votes_db`)
 
 
 @pytest.fixture

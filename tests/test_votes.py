@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from ui.votes import CSV_COLUMNS, MIGRATIONS, Vote, VoteStore, default_path
+from ui.studio.votes import CSV_COLUMNS, MIGRATIONS, Vote, VoteStore, default_path
 
 
 def a_vote(**changes) -> Vote:
@@ -86,7 +86,7 @@ def test_concurrent_voters_in_threads_and_processes_lose_nothing(tmp_path):
 
 
 def _vote_on_round(path: str, voter: int) -> None:
-    from ui.votes import AlreadyVoted
+    from ui.studio.votes import AlreadyVoted
 
     try:
         VoteStore(path).record(a_vote(session=f"p{voter}", round_id="round-1", outcome="ab"[voter % 2]))
@@ -95,7 +95,7 @@ def _vote_on_round(path: str, voter: int) -> None:
 
 
 def test_one_round_takes_one_vote_across_processes_and_threads(tmp_path):
-    from ui.votes import AlreadyVoted
+    from ui.studio.votes import AlreadyVoted
 
     path = str(tmp_path / "votes.sqlite3")
     context = multiprocessing.get_context("fork")

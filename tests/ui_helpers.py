@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 from tests.conftest import REPO, worker_env
+from tests.helpers_process import (Process, free_port, polling_worker, spawn, stop,  # noqa: F401
+                                   wait_for_worker, wait_until)
 from tests.helpers_loopback import PLANTED_KEY  # noqa: F401 (one planted key for every leak check)
 
 CHROMIUM = "/usr/bin/chromium"
@@ -30,59 +25,13 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 ARTIFACTS = REPO / "test-artifacts"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Process:
-    """A subprocess with its log in a file, for failure messages and leak checks."""
-
-    def __init__(self, proc: subprocess.Popen, log_path: Path, url: str | None = None):
-        self.proc, self.log_path, self.url = proc, log_path, url
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-
-def _spawn(args: list[str], env: dict[str, str], name: str) -> Process:
-    workdir = Path(tempfile.mkdtemp(prefix=f"{name}-"))
-    log_path = workdir / f"{name}.log"
-    with open(log_path, "w") as log_file:
-        proc = subprocess.Popen(args, cwd=workdir, env=env, stdout=log_file, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    return Process(proc, log_path)
-
-
-def stop(process: Process) -> None:
-    """Stop the process group, then remove its working folder (and log)."""
-    try:
-        _signal_group(process)
-    finally:
-        shutil.rmtree(process.log_path.parent, ignore_errors=True)
-
-
-def _signal_group(process: Process) -> None:
-    for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.proc.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
 @contextlib.contextmanager
 def running_app(startup_s: float = 120.0, **env: str) -> Iterator[Process]:
     """`python ui/app.py` on a free port with the stand-in weights; yields it once the page answers."""
     port = free_port()
     full_env = worker_env(GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
                           GRADIO_ANALYTICS_ENABLED="False", KOKORO_MODELS="v1.0", **env)
-    app = _spawn([sys.executable, str(REPO / "ui" / "app.py")], full_env, "studio")
+    app = spawn([sys.executable, str(REPO / "ui" / "app.py")], full_env, "studio")
     app.url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + startup_s
@@ -108,31 +57,8 @@ def running_worker(cloud, startup_s: float = 180.0, wait: bool = True, **env: st
     """The real `python worker/handler.py` under RunPod's worker loop, polling the loopback cloud.
 
     wait=False yields at once (start something else meanwhile, then call `wait_for_worker`)."""
-    full_env = {**worker_env(KOKORO_MODELS="v1.0", **env), **cloud.worker_env()}
-    full_env.pop("RUNPOD_REALTIME_PORT", None)  # would make the SDK serve HTTP instead of polling
-    worker = _spawn([sys.executable, str(REPO / "worker" / "handler.py")], full_env, "worker")
-    try:
-        if wait:
-            wait_for_worker(cloud, worker, startup_s)
-        yield worker
-    finally:
-        stop(worker)
-
-
-def wait_for_worker(cloud, worker: Process, startup_s: float = 180.0) -> None:
-    # The worker polls for jobs only after its warm-up (model load + one utterance).
-    if not cloud.wait_for_worker(startup_s):
-        raise RuntimeError(f"the worker did not poll within {startup_s} s:\n{worker.log()[-3000:]}")
-
-
-def wait_until(predicate, timeout_s: float, what: str, interval_s: float = 0.1):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+    yield from polling_worker(cloud, [sys.executable, str(REPO / "worker" / "handler.py")],
+                              worker_env(KOKORO_MODELS="v1.0", **env), "worker", startup_s, wait)
 
 
 def sound_info(data: bytes):

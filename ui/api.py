@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui.callbacks import Studio
+from ui.tabs.generate import Studio
 
 
 def build_api(studio: Studio, concurrency: int) -> None:

@@ -149,25 +149,36 @@ class Ahead:
         count = 0
         try:
             for chunk in chunks:
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(chunk, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
+                if not self._offer(chunk):
                     return
                 count += 1
             self.total = count
-            self._queue.put(self._END)
+            self._offer(self._END)
         except BaseException as exc:  # handed to the consumer, which raises it
-            self._queue.put(exc)
+            self._offer(exc)
+
+    def _offer(self, item: object) -> bool:
+        """Put `item` in the queue unless the consumer has gone (close): a full queue nobody reads
+        any more must not hold this thread forever. False when closed."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def __iter__(self) -> "Ahead":
         return self
 
     def __next__(self) -> Chunk:
-        item = self._queue.get()
+        while True:  # a closed Ahead ends the iteration even if its G2P thread never answers
+            try:
+                item = self._queue.get(timeout=0.1)
+                break
+            except queue.Empty:
+                if self._stop.is_set():
+                    raise StopIteration from None
         if item is self._END:
             raise StopIteration
         if isinstance(item, BaseException):

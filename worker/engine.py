@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -22,6 +22,7 @@ from worker import precision as fp
 from worker.catalog import Catalog, default_catalog
 from worker.errors import InputError, KokoroError, ModelUnavailableError
 from worker.request import SynthesisRequest
+from worker.result import ChunkInfo, Result
 
 log = logging.getLogger("kokoro.engine")
 
@@ -51,35 +52,26 @@ class SpokenChunk:
     audio: np.ndarray  # float32: the pause before the chunk, then its trimmed speech
     pause_s: float = 0.0  # the pause at the start of `audio`
     note: str = ""  # set when G2P gave implausibly few phonemes for the text
+    total: int | None = None  # chunks in the whole text, once G2P has reached its end
 
     @property
     def duration_s(self) -> float:
         return len(self.audio) / audio.SAMPLE_RATE
 
+    @property
+    def info(self) -> ChunkInfo:
+        return ChunkInfo(self.text, self.phonemes, self.duration_s, self.note)
 
-@dataclass
+
+@dataclass(frozen=True)
 class Synthesis:
-    """A finished job: the audio and what was done to make it."""
+    """A finished job: the audio, and the result contract's account of it (worker/result.py)."""
 
     audio: np.ndarray
-    model: str
-    voice: str
-    language: str
-    chunks: list[dict] = field(default_factory=list)  # {"text", "phonemes", "duration_s"}
-    notes: list[str] = field(default_factory=list)
-    elapsed_s: float = 0.0
-    sample_rate: int = audio.SAMPLE_RATE
-
-    @property
-    def duration_s(self) -> float:
-        return len(self.audio) / self.sample_rate
-
-    @property
-    def phonemes(self) -> str:
-        return " ".join(c["phonemes"] for c in self.chunks)
+    result: Result
 
     def encode(self, fmt: str = "wav") -> bytes:
-        return audio.encode(self.audio, fmt, self.sample_rate)
+        return audio.encode(self.audio, fmt, self.result.sample_rate)
 
 
 class Engine:
@@ -95,6 +87,7 @@ class Engine:
         self._models: dict[str, torch.nn.Module] = {}
         self._packs: dict[str, torch.Tensor] = {}
         self._load_lock = threading.Lock()
+        self._pack_lock = threading.Lock()  # two jobs asking for one new voice load it once
 
     # --- loading ----------------------------------------------------------------------------
 
@@ -148,13 +141,19 @@ class Engine:
         return self._models[name]
 
     def _pack(self, voice_id: str) -> torch.Tensor:
-        if voice_id not in self._packs:
-            voice = self.catalog.voice(voice_id)
-            assert voice is not None, voice_id  # parse_request only lets catalog ids through
-            repo = self.catalog.models[voice.model].repo_id
-            path = self._fetch(repo, f"voices/{voice_id}.pt", f"Voice {voice_id}")
-            self._packs[voice_id] = torch.load(path, map_location=self.device, weights_only=True)
+        if voice_id in self._packs:
+            return self._packs[voice_id]
+        with self._pack_lock:
+            if voice_id not in self._packs:
+                self._packs[voice_id] = self._load_pack(voice_id)
         return self._packs[voice_id]
+
+    def _load_pack(self, voice_id: str) -> torch.Tensor:
+        voice = self.catalog.voice(voice_id)
+        assert voice is not None, voice_id  # parse_request only lets catalog ids through
+        repo = self.catalog.models[voice.model].repo_id
+        path = self._fetch(repo, f"voices/{voice_id}.pt", f"Voice {voice_id}")
+        return torch.load(path, map_location=self.device, weights_only=True)
 
     def voice_pack(self, request: SynthesisRequest) -> torch.Tensor:
         """The style pack [510, 1, 256] for the request's voice or weighted blend."""
@@ -237,7 +236,9 @@ class Engine:
         try:
             for index, chunk in enumerate(planned):
                 spoken = True
-                yield self._speak(request, index, chunk)
+                piece = self._speak(request, index, chunk)
+                total = planned.total if isinstance(planned, chunking.Ahead) else len(planned)
+                yield replace(piece, total=total)
         finally:
             if isinstance(planned, chunking.Ahead):
                 planned.close()
@@ -311,16 +312,17 @@ def _snippet(text: str, limit: int = 40) -> str:
 def _finished(request: SynthesisRequest, pieces: list[SpokenChunk], elapsed_s: float) -> Synthesis:
     if not pieces:
         raise _nothing_to_speak()
-    return Synthesis(
-        audio=audio.join([p.audio for p in pieces]),
-        model=request.model,
-        voice=request.voice_spec,
-        language=request.language,
-        chunks=[{"text": p.text, "phonemes": p.phonemes, "duration_s": round(p.duration_s, 3)}
-                for p in pieces],
-        notes=request.notes + [p.note for p in pieces if p.note],
-        elapsed_s=elapsed_s,
-    )
+    joined = audio.join([p.audio for p in pieces])
+    return Synthesis(joined, result_of(request, [p.info for p in pieces], len(joined) / audio.SAMPLE_RATE,
+                                       elapsed_s))
+
+
+def result_of(request: SynthesisRequest, chunks: list[ChunkInfo], duration_s: float,
+              elapsed_s: float) -> Result:
+    """The result of a request spoken as `chunks` (the engine's and the studio's streamed runs)."""
+    return Result(model=request.model, voice=request.voice_spec, language=request.language,
+                  duration_s=duration_s, chunks=tuple(chunks),
+                  notes=tuple(request.notes) + tuple(c.note for c in chunks if c.note), elapsed_s=elapsed_s)
 
 
 def warm_up_text(sample: str) -> str:

@@ -9,15 +9,16 @@ Input (job["input"]):
       "split_sentences": true,          # one chunk per sentence; false packs sentences together
       "format": "wav"                   # wav (16-bit PCM), flac, mp3, ogg (opus)
     }
-Output:
-    {"audio_base64": "<base64 of the audio file>", "message": "...", "sample_rate": 24000,
-     "duration_s": 1.9, "format": "wav", "model": "v1.0", "voice": "af_heart",
+Output (worker/result.py, the result contract, builds it):
+    {"audio_base64": "<base64 of the audio file>", "message": "...", "notes": [],
+     "sample_rate": 24000, "duration_s": 1.9, "format": "wav", "model": "v1.0", "voice": "af_heart",
      "language": "en-us", "chunks": [{"text": "...", "phonemes": "...", "duration_s": 1.9}]}
 or, for bad input or a failure, {"error": "<one clear sentence>"} (RunPod marks the job FAILED).
 
 Each chunk is trimmed of the model's edge silence and starts with the pause its text asks for
-(sentence 0.33 s, clause 0.15 s, paragraph 0.7 s, divided by the speed); `message` carries notes
-(characters left out, a chunk whose phonemes look too few for its text).
+(sentence 0.33 s, clause 0.15 s, paragraph 0.7 s, divided by the speed). `notes` lists what the
+user should know (characters left out, a chunk whose phonemes look too few for its text, then also
+in that chunk's "note"); `message` is one line that ends with the same notes.
 
 With KOKORO_STREAM=true the handler is a generator: each chunk is yielded as it is spoken, as
 {"chunk": i, "text", "phonemes", "audio_base64", "format", "sample_rate", "duration_s"} (plus
@@ -31,7 +32,6 @@ worker takes jobs, the others in the background. KOKORO_CONCURRENCY=n runs n job
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import os
 import sys
@@ -43,12 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `pytho
 import runpod  # noqa: E402
 import torch  # noqa: E402
 
-from worker.audio import SAMPLE_RATE, encode  # noqa: E402
+from worker.audio import encode  # noqa: E402
 from worker.catalog import default_catalog  # noqa: E402
 from worker.engine import Engine  # noqa: E402
 from worker.errors import KokoroError  # noqa: E402
 from worker.request import parse_request  # noqa: E402
-from worker.result import message  # noqa: E402
+from worker.result import chunk_output  # noqa: E402
 from worker import precision, settings  # noqa: E402
 
 log = logging.getLogger("kokoro.worker")
@@ -60,10 +60,6 @@ def engine() -> Engine:
     if _engine is None:
         _engine = Engine(default_catalog())
     return _engine
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
 
 
 def _reports_progress() -> bool:
@@ -114,18 +110,8 @@ def handler(job: dict) -> dict:
             elif total > 1:
                 runpod.serverless.progress_update(job, f"chunk {done} of {total}")
 
-        result = engine().synthesize(request, on_progress=progress)
-        return {
-            "audio_base64": _b64(result.encode(request.format)),
-            "message": message(result),
-            "sample_rate": result.sample_rate,
-            "duration_s": round(result.duration_s, 3),
-            "format": request.format,
-            "model": result.model,
-            "voice": result.voice,
-            "language": result.language,
-            "chunks": result.chunks,
-        }
+        synthesis = engine().synthesize(request, on_progress=progress)
+        return synthesis.result.output(synthesis.encode(request.format), request.format)
     except KokoroError as exc:
         return {"error": str(exc)}
     except Exception:  # never take the worker down; the log keeps the traceback
@@ -138,16 +124,7 @@ def stream_handler(job: dict):
     try:
         request = parse_request(job.get("input"), engine().catalog)
         for chunk in engine().stream(request):
-            yield {
-                "chunk": chunk.index,
-                "text": chunk.text,
-                "phonemes": chunk.phonemes,
-                "audio_base64": _b64(encode(chunk.audio, request.format)),
-                "format": request.format,
-                "sample_rate": SAMPLE_RATE,
-                "duration_s": round(chunk.duration_s, 3),
-                **({"note": chunk.note} if chunk.note else {}),
-            }
+            yield chunk_output(chunk.index, chunk.info, encode(chunk.audio, request.format), request.format)
     except KokoroError as exc:
         yield {"error": str(exc)}
     except Exception:

@@ -1,23 +1,119 @@
-"""What a finished synthesis says about itself, in words: one place for the worker's `message` and
-the studio's API, so the two never drift apart."""
+"""The result contract: what one synthesis produced, and its one conversion to and from the
+worker's output.
+
+The engine fills a `Result`; the handler writes it out with `Result.output` (the streaming handler
+each chunk with `chunk_output`); the studio's RunPod backend reads it back with `Result.from_output`
+and its local backend uses the engine's `Result` as is. A new output field is added here and where
+the engine fills it, nowhere else. Fields of a finished job's output, in order: OUTPUT_FIELDS.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+import base64
+from dataclasses import dataclass
+
+from worker.errors import KokoroError
+
+SAMPLE_RATE = 24_000
+OUTPUT_FIELDS = ("audio_base64", "message", "notes", "sample_rate", "duration_s", "format", "model",
+                 "voice", "language", "chunks")
+CHUNK_FIELDS = ("chunk", "text", "phonemes", "audio_base64", "format", "sample_rate", "duration_s", "note")
 
 
-class Spoken(Protocol):
+class OutputError(KokoroError):
+    """A worker's output that is not a Kokoro result (an error, no audio, another worker)."""
+
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    """One spoken chunk: its text, the phonemes the model read, its length with the pause before it,
+    and a note when its phonemes looked too few for its text."""
+
+    text: str
+    phonemes: str
     duration_s: float
+    note: str = ""
+
+    def output(self) -> dict:
+        return {"text": self.text, "phonemes": self.phonemes, "duration_s": round(self.duration_s, 3),
+                **({"note": self.note} if self.note else {})}
+
+    @classmethod
+    def from_output(cls, raw: object) -> ChunkInfo | None:
+        if not isinstance(raw, dict):
+            return None
+        try:
+            duration = float(raw.get("duration_s") or 0.0)
+        except (TypeError, ValueError):
+            duration = 0.0
+        return cls(str(raw.get("text", "")), str(raw.get("phonemes", "")), duration, str(raw.get("note", "")))
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished synthesis, apart from its audio: who spoke it, how long, in which chunks, what
+    the user should know (notes), and how long it took (model time locally; submit-to-result on
+    RunPod)."""
+
+    model: str
     voice: str
     language: str
-    model: str
-    chunks: list
-    notes: list[str]
+    duration_s: float
+    chunks: tuple[ChunkInfo, ...] = ()
+    notes: tuple[str, ...] = ()
+    elapsed_s: float = 0.0
+    sample_rate: int = SAMPLE_RATE
+
+    @property
+    def phonemes(self) -> str:
+        return " ".join(c.phonemes for c in self.chunks)
+
+    def message(self) -> str:
+        """'Synthesized 1.90 s of audio with af_heart (en-us, Kokoro v1.0) in 1 chunk.' plus any notes."""
+        n = len(self.chunks)
+        head = (f"Synthesized {self.duration_s:.2f} s of audio with {self.voice} ({self.language}, "
+                f"Kokoro {self.model}) in {n} chunk{'s' if n != 1 else ''}.")
+        return " ".join([head, *self.notes])
+
+    def output(self, data: bytes, fmt: str) -> dict:
+        """The handler's output for this result and its encoded audio."""
+        values = {"audio_base64": _b64(data), "message": self.message(), "notes": list(self.notes),
+                  "sample_rate": self.sample_rate, "duration_s": round(self.duration_s, 3), "format": fmt,
+                  "model": self.model, "voice": self.voice, "language": self.language,
+                  "chunks": [c.output() for c in self.chunks]}
+        return {name: values[name] for name in OUTPUT_FIELDS}
+
+    @classmethod
+    def from_output(cls, output: object, fallback: Result, elapsed_s: float,
+                    fmt: str = "wav") -> tuple[Result, bytes, str]:
+        """A worker's output read back: (result, audio bytes, format). Missing metadata falls back to
+        what was asked for (`fallback`, `fmt`); missing audio or an error is an OutputError."""
+        if not isinstance(output, dict) or output.get("error"):
+            raise OutputError("The RunPod worker reported an error instead of audio.")
+        try:
+            data = base64.b64decode(output["audio_base64"], validate=True)
+        except (KeyError, TypeError, ValueError):
+            raise OutputError("The RunPod worker sent no audio. Is the endpoint running the Kokoro "
+                              "worker without KOKORO_STREAM?") from None
+        chunks = output.get("chunks") if isinstance(output.get("chunks"), list) else []
+        notes = output.get("notes") if isinstance(output.get("notes"), list) else []
+        try:
+            duration = float(output.get("duration_s") or 0.0)
+        except (TypeError, ValueError):
+            duration = 0.0
+        result = cls(model=str(output.get("model", fallback.model)), voice=str(output.get("voice", fallback.voice)),
+                     language=str(output.get("language", fallback.language)), duration_s=duration,
+                     chunks=tuple(c for c in map(ChunkInfo.from_output, chunks) if c is not None),
+                     notes=tuple(str(n) for n in notes), elapsed_s=elapsed_s)
+        return result, data, str(output.get("format") or fmt)
 
 
-def message(result: Spoken) -> str:
-    """'Synthesized 1.90 s of audio with af_heart (en-us, Kokoro v1.0) in 1 chunk.' plus any notes."""
-    n = len(result.chunks)
-    parts = [f"Synthesized {result.duration_s:.2f} s of audio with {result.voice} ({result.language}, "
-             f"Kokoro {result.model}) in {n} chunk{'s' if n != 1 else ''}."]
-    return " ".join(parts + list(result.notes))
+def chunk_output(index: int, chunk: ChunkInfo, data: bytes, fmt: str) -> dict:
+    """One item of the streaming handler's output: a chunk and its own audio file."""
+    values = {"chunk": index, **chunk.output(), "audio_base64": _b64(data), "format": fmt,
+              "sample_rate": SAMPLE_RATE}
+    return {name: values[name] for name in CHUNK_FIELDS if name in values}
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

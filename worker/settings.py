@@ -1,4 +1,5 @@
-"""Every KOKORO_* setting of the worker and the studio, parsed in one place with one error policy.
+"""Every setting of the worker and the studio (KOKORO_* and RUNPOD_*), parsed in one place with one
+error policy.
 
 A bad value is a SettingsError whose one sentence names the variable, the value and what it
 accepts. Both entry points parse them all at start-up (`check_or_exit`) and stop with that line and
@@ -15,6 +16,10 @@ called, so a process (or a test) that changes a variable sees the change; they p
 | KOKORO_CLIP_CACHE_MB, KOKORO_SERVED_MB | 256, 512 | a number ≥ 0 |
 | KOKORO_PRECISION | auto | auto, fp32, bf16 (worker/precision.py) |
 | KOKORO_SKIP_WARMUP, KOKORO_STREAM, KOKORO_BATCH_VOICES | off | 1/true/yes/on or 0/false/no/off |
+| KOKORO_BACKEND (studio) | runpod if RUNPOD_ENDPOINT_ID is set, else local | runpod, local |
+| RUNPOD_ENDPOINT_ID, RUNPOD_API_KEY, RUNPOD_API_BASE (studio) | unset; api.runpod.ai/v2 | text |
+
+RUNPOD_API_KEY is a secret: it is read here and handed to the RunPod client, never logged or shown.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from worker.errors import SettingsError
 
@@ -134,6 +140,43 @@ def models(known: list[str], env: Env | None = None) -> list[str]:
     return names
 
 
+BACKENDS = ("runpod", "local")
+DEFAULT_API_BASE = "https://api.runpod.ai/v2"
+
+
+def backend(env: Env | None = None) -> str:
+    """The studio's backend: KOKORO_BACKEND when set, else runpod if an endpoint is configured."""
+    env = _env(env)
+    chosen = env.get("KOKORO_BACKEND", "").strip().lower()
+    if not chosen:
+        return "runpod" if env.get("RUNPOD_ENDPOINT_ID", "").strip() else "local"
+    if chosen not in BACKENDS:
+        raise SettingsError(f"KOKORO_BACKEND={_shown(chosen)} is not a backend: use runpod or local.")
+    return chosen
+
+
+@dataclass(frozen=True)
+class RunPod:
+    """Where the studio sends jobs. The key is kept out of repr, so no log line can carry it."""
+
+    endpoint_id: str
+    api_key: str = field(repr=False)
+    api_base: str = DEFAULT_API_BASE
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name, value in (("RUNPOD_ENDPOINT_ID", self.endpoint_id),
+                                         ("RUNPOD_API_KEY", self.api_key)) if not value]
+
+
+def runpod(env: Env | None = None) -> RunPod:
+    env = _env(env)
+    base = env.get("RUNPOD_API_BASE", "").strip().rstrip("/") or DEFAULT_API_BASE
+    if not re.match(r"https?://\S+$", base):
+        raise SettingsError(f"RUNPOD_API_BASE={_shown(base)} is not an http(s) URL.")
+    return RunPod(env.get("RUNPOD_ENDPOINT_ID", "").strip(), env.get("RUNPOD_API_KEY", "").strip(), base)
+
+
 def check_all(known_models: list[str], env: Env | None = None) -> None:
     """Parses every setting; the first bad one raises its SettingsError."""
     from worker import precision as fp
@@ -147,6 +190,8 @@ def check_all(known_models: list[str], env: Env | None = None) -> None:
     megabytes("KOKORO_SERVED_MB", 512, env)
     for name in FLAGS:
         env_flag(name, env)
+    backend(env)
+    runpod(env)
 
 
 def start_up(program: str):

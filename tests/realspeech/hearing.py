@@ -70,9 +70,9 @@ def join_silences(result) -> list[float]:
     """The silence heard at each chunk join of a Synthesis, judged against the loudness of the two
     chunks it joins (Kokoro's level varies from chunk to chunk; a quiet sentence's soft edges are
     not a pause). A join lies inside the pause that starts each later chunk: probed 50 ms in."""
-    bounds = np.cumsum([0] + [round(c["duration_s"] * 24_000) for c in result.chunks])
+    bounds = np.cumsum([0] + [round(c.duration_s * 24_000) for c in result.result.chunks])
     silences = []
-    for i in range(1, len(result.chunks)):
+    for i in range(1, len(result.result.chunks)):
         reference = _loudest_frame(result.audio[bounds[i - 1]:bounds[i + 1]])
         silences.append(silence_around(result.audio, int(bounds[i] + 0.05 * 24_000), reference))
     return silences

@@ -1,18 +1,23 @@
-"""The leaderboard: ratings per language from the stored votes, as a table and a bar chart, and
-the raw votes as CSV."""
+"""The Leaderboard tab: ratings per language from the stored votes, as a table and a bar chart, and
+the raw votes as CSV. `standings` and `export_csv` compute; `build` lays the tab out."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 from pathlib import Path
 
+import gradio as gr
 import pandas as pd
 
 from worker.catalog import Catalog
 
-from ui import files
-from ui.ratings import BASE, VOTE_FLOOR, rate
-from ui.votes import VoteStore
+from ui.studio import choices, files
+from ui.studio.ratings import BASE, VOTE_FLOOR, rate
+from ui.studio.votes import VoteStore
+
+if TYPE_CHECKING:
+    from ui.tabs.ab import ABDesk
 
 TABLE_COLUMNS = ["Rank", "Voice", "Model", "Rating", "95% interval", "Votes", "Wins", "Losses", "Ties", "Note"]
 
@@ -49,3 +54,36 @@ def export_csv(store: VoteStore, out_dir: Path | None = None) -> Path:
     """Every raw vote (all languages) as a CSV file, for a spreadsheet or a notebook."""
     name = f"kokoro-votes-{datetime.now().strftime('%Y%m%d-%H%M%S')}.csv"
     return files.save(Path(out_dir or files.default_dir()), name, store.to_csv().encode("utf-8"))
+
+
+def build(desk: ABDesk, catalog: Catalog, language: str, tab: gr.Tab, votes: list,
+                      ab_language: gr.Dropdown) -> None:
+    with gr.Row():
+        lang = gr.Dropdown(choices.language_choices(catalog), value=language, label="Language", scale=3)
+        refresh_btn = gr.Button("Refresh", scale=1)
+        export_btn = gr.Button("Export votes (CSV)", scale=1)
+    summary = gr.Markdown("", elem_id="board-summary")
+    with gr.Row():
+        board = gr.Dataframe(headers=TABLE_COLUMNS, interactive=False, label="Ratings",
+                             elem_id="board", scale=3, max_height=480)
+        chart = gr.BarPlot(x="Voice", y="vs average", sort="-y", label="Points above or below average",
+                           x_label_angle=-45, scale=2, elem_id="board-chart")
+    export_file = gr.File(label="Votes CSV", visible=False, interactive=False, elem_id="votes-csv")
+
+    def show(code: str):
+        return standings(desk.store, code, catalog)
+
+    def export():
+        return gr.update(value=str(export_csv(desk.store, desk.out_dir)), visible=True)
+
+    outputs = [board, chart, summary]
+    quiet = dict(queue=False, api_visibility="private")
+    lang.change(show, lang, outputs, **quiet)
+    refresh_btn.click(show, lang, outputs, **quiet)
+    tab.select(show, lang, outputs, **quiet)
+    def follow(code: str):  # after a vote: the board of the language just voted on
+        return code, *show(code)
+
+    for event in votes:
+        event.success(follow, ab_language, [lang, *outputs], **quiet)
+    export_btn.click(export, None, export_file, **quiet)

@@ -1,6 +1,7 @@
-"""The studio's event handlers: plain methods of `Studio`, unit-tested by calling them directly.
+"""The Generate tab: one text, one voice, streamed playback and a download.
 
-ui/app.py wires them to components; nothing here builds a layout. `generate` is a generator:
+`Studio` holds the tab's handlers, plain methods unit-tested by calling them directly; `build`
+lays the tab out and wires them. `generate` is a generator:
 each spoken chunk goes to the streaming player at once (long text starts playing early), the
 progress bar says "chunk i of n" (local) or the RunPod job's state and elapsed time, and the last
 step delivers the file `{language}_{voice}_{timestamp}.{ext}` and the details. A bad request
@@ -24,18 +25,20 @@ import numpy as np
 
 from worker import audio
 from worker.catalog import Catalog, default_catalog
-from worker import result
 from worker.errors import KokoroError
+from worker.request import FORMATS, SPEED_MAX, SPEED_MIN
+from worker.result import Result
+from worker.settings import max_text_chars
 
-from ui import choices, feedback, files, history
+from ui import feedback
+from ui.backends.base import Backend, Finished, Piece, Status, Stopped, Tick
 from ui.feedback import UNEXPECTED
-from ui.files import FILE_TTL_S  # noqa: F401 (re-exported for tests)
-from ui.backends import Finished, Piece, Status, Stopped, Tick
-from ui.events import StopFlags, session_of
+from ui.studio import choices, files, history
+from ui.studio.stops import StopFlags, session_of
 
 log = logging.getLogger("kokoro.ui")
 
-# generate() yields values for these outputs, in this order (ui/app.py wires them the same way).
+# generate() yields values for these outputs, in this order (`build` wires them the same way).
 OUTPUTS = ("audio", "file", "status", "details", "phonemes")
 # Gradio's streaming player encodes to AAC in one ffmpeg process that has emitted only part of a
 # chunk when that chunk's yield returns; the rest would ride on the next chunk's yield, so a
@@ -51,13 +54,14 @@ def output_name(language: str, voice: str, fmt: str, when: datetime | None = Non
     return f"{language}_{files.safe_voice(voice)}_{stamp}.{fmt}"
 
 
-def details_markdown(result: Finished, backend: str) -> str:
-    """Duration, how long synthesis took, chunks, model and voice, as one short line (plus notes)."""
+def details_markdown(result: Result, took: str = "synthesized in", realtime: bool = True) -> str:
+    """Duration, how long synthesis took, chunks, model and voice, as one short line (plus notes).
+    `took` names the time (the backend's timing label); `realtime` adds the real-time multiple,
+    which means something only where the time is model time."""
     n = len(result.chunks)
-    speed = (f" ({result.duration_s / result.synthesis_s:.1f}× real time)"
-             if result.synthesis_s > 0 and backend == "local" else "")
-    took = ("synthesized in" if backend == "local" else "RunPod job took")
-    line = (f"**{result.duration_s:.2f} s** of audio · {took} **{result.synthesis_s:.2f} s**{speed} · "
+    speed = (f" ({result.duration_s / result.elapsed_s:.1f}× real time)"
+             if result.elapsed_s > 0 and realtime else "")
+    line = (f"**{result.duration_s:.2f} s** of audio · {took} **{result.elapsed_s:.2f} s**{speed} · "
             f"{n} chunk{'s' if n != 1 else ''} · Kokoro {result.model} · `{result.voice}`")
     notes = "".join(f"\n\n{html.escape(note, quote=False)}" for note in result.notes)
     return line + notes
@@ -70,14 +74,14 @@ def _payload(text: str | None, voice: str | None, language: str | None, speed: f
             "split_sentences": bool(split_sentences), "format": fmt}
 
 
-def _phoneme_lines(result: Finished) -> str:
-    return "\n".join(c.get("phonemes", "") for c in result.chunks)
+def _phoneme_lines(result: Result) -> str:
+    return "\n".join(c.phonemes for c in result.chunks)
 
 
 class Studio:
     """The callbacks, bound to one backend (local engine or RunPod) and the catalog."""
 
-    def __init__(self, backend, catalog: Catalog | None = None, out_dir: str | Path | None = None):
+    def __init__(self, backend: Backend, catalog: Catalog | None = None, out_dir: str | Path | None = None):
         self.backend = backend
         self.catalog = catalog or default_catalog()
         self.out_dir = Path(out_dir or files.default_dir())
@@ -132,8 +136,12 @@ class Studio:
                     progress(event.fraction, desc=event.text)
                     yield skip, skip, feedback.status(event.text), skip, skip
                 elif isinstance(event, Piece):
-                    label = f"Speaking · chunk {event.index + 1} of {event.total}"
-                    progress((event.index + 1, event.total), desc=label, unit="chunks")
+                    if event.total:
+                        label = f"Speaking · chunk {event.index + 1} of {event.total}"
+                        progress((event.index + 1, event.total), desc=label, unit="chunks")
+                    else:  # G2P has not reached the end of a long text yet
+                        label = f"Speaking · chunk {event.index + 1}"
+                        progress(None, desc=label)
                     yield audio.encode(event.samples, "wav"), skip, feedback.status(label), skip, skip
                     pumps = PUMPS
                 elif isinstance(event, Tick) and pumps > 0:
@@ -145,10 +153,12 @@ class Studio:
                     self._made.move_to_end(session)
                     while len(self._made) > 1000:
                         self._made.popitem(last=False)
-                    # RunPod sends the whole file at the end; locally the player already has it all.
-                    player = event.data if self.backend.name != "local" else skip
+                    # A streaming backend's player already has it all; otherwise the file comes now.
+                    caps = self.backend.capabilities
+                    player = skip if caps.streams else event.data
                     yield (player, gr.update(value=str(path), visible=True), feedback.status("Done", "done"),
-                           details_markdown(event, self.backend.name), _phoneme_lines(event))
+                           details_markdown(event.result, caps.timing_label, caps.kind == "local"),
+                           _phoneme_lines(event.result))
         except Stopped as exc:
             yield skip, skip, feedback.status(str(exc), "stopped"), skip, skip
         except KokoroError as exc:
@@ -176,8 +186,8 @@ class Studio:
             raise gr.Error(UNEXPECTED, print_exception=False) from None
         if finished is None:
             raise gr.Error(UNEXPECTED, print_exception=False)
-        return (str(self._save(finished)), round(finished.duration_s, 3), _phoneme_lines(finished),
-                result.message(finished))
+        return (str(self._save(finished)), round(finished.result.duration_s, 3),
+                _phoneme_lines(finished.result), finished.result.message())
 
     def remember(self, file: str | None, past: list | None, request: gr.Request | None = None) -> list:
         """After Generate: the finished download joins the session history, labelled with what was
@@ -188,6 +198,63 @@ class Studio:
         return history.add_many(past, [history.entry("Generate", payload["voice"], payload["language"],
                                                      payload["text"], payload["speed"], file)])
 
-    def _save(self, result: Finished) -> Path:
-        return files.save(self.out_dir, output_name(result.language, result.voice, result.format),
-                          result.data)
+    def _save(self, finished: Finished) -> Path:
+        result = finished.result
+        return files.save(self.out_dir, output_name(result.language, result.voice, finished.format),
+                          finished.data)
+
+
+def build(studio: Studio, catalog: Catalog, language: str, past: gr.State, concurrency: int) -> None:
+    """One text, one voice: streamed playback, a download in the chosen format."""
+    models = choices.model_choices(catalog, language)
+    with gr.Row(equal_height=False, elem_id="studio"):
+        with gr.Column(scale=7, elem_id="inputs"):
+            with gr.Row():
+                # min_width: on a phone the Model choice wraps below instead of squeezing Language.
+                language_dd = gr.Dropdown(choices.language_choices(catalog), value=language,
+                                          label="Language", scale=1, min_width=260)
+                model_radio = gr.Radio(models, value=choices.ALL_MODELS, label="Model", scale=1,
+                                       visible=len(models) > 2, elem_id="model")
+            voice_dd = gr.Dropdown(choices.voice_choices(catalog, language),
+                                   value=choices.default_voice(catalog, language), label="Voice",
+                                   info="Best graded first; type to search")
+            text_box = gr.Textbox(choices.sample_text(catalog, language), label="Text", lines=7,
+                                  max_lines=18, info=f"Up to {max_text_chars():,} characters; "
+                                  "long text starts playing after its first sentence")
+            with gr.Row():
+                speed = gr.Slider(SPEED_MIN, SPEED_MAX, value=1.0, step=0.05, label="Speed", scale=3)
+                fmt = gr.Dropdown(list(FORMATS), value="wav", label="Output format", scale=2,
+                                  filterable=False)
+            split = gr.Checkbox(True, label="Split sentences (one chunk per sentence)")
+            with gr.Row():
+                generate_btn = gr.Button("Generate", variant="primary", size="lg", scale=3,
+                                         elem_id="generate")
+                stop_btn = gr.Button(studio.backend.capabilities.stop_label,
+                                     variant="stop", size="lg", scale=1)
+        with gr.Column(scale=5, elem_id="outputs"):
+            player = gr.Audio(label="Listen", streaming=True, autoplay=True, interactive=False,
+                              sources=["microphone"],  # required by Gradio for a streaming output
+                              buttons=[], elem_id="player")
+            status = gr.HTML("<div class='status status-idle'>Pick a voice and press Generate.</div>",
+                             elem_id="status")
+            details = gr.Markdown("", elem_id="details")
+            download = gr.File(label="Download", interactive=False, visible=False, elem_id="download")
+            with gr.Accordion("Phonemes", open=False):
+                phonemes = gr.Textbox(label="Phonemes used (one line per chunk)", lines=4,
+                                      max_lines=12, interactive=False, buttons=["copy"],
+                                      elem_id="phonemes")
+
+    # Catalog look-ups only: answered at once, never queued behind a synthesis.
+    language_dd.input(studio.on_language, [language_dd, text_box], [model_radio, voice_dd, text_box],
+                      api_visibility="private", queue=False)
+    model_radio.input(studio.on_model, [language_dd, model_radio, voice_dd], voice_dd,
+                      api_visibility="private", queue=False)
+    generate_btn.click(
+        studio.generate, [text_box, language_dd, voice_dd, speed, split, fmt],
+        [player, download, status, details, phonemes], api_name="generate_page", api_visibility="private",
+        concurrency_limit=concurrency, concurrency_id="synthesis", show_progress_on=[status],
+    ).then(studio.remember, [download, past], past,
+           queue=False, api_visibility="private")
+    # No `cancels=`: the run sees the flag within a tick, says "Stopped" and ends its stream
+    # cleanly (RunPod: cancels the job); a Gradio cancel would leave a stale status behind.
+    stop_btn.click(studio.stop, None, None, api_visibility="private", queue=False)

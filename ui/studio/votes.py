@@ -18,7 +18,7 @@ from dataclasses import asdict, astuple, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ui.ratings import OUTCOMES
+from ui.studio.ratings import OUTCOMES
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -68,7 +68,7 @@ class Vote:
     model_b: str
     speed_a: float
     speed_b: float
-    outcome: str  # ui.ratings.OUTCOMES: a, b, tie, bad
+    outcome: str  # ui.studio.ratings.OUTCOMES: a, b, tie, bad
     blind: bool
     backend: str
     session: str = ""

@@ -21,8 +21,8 @@ from worker.errors import KokoroError
 from worker.request import parse_request
 from worker.settings import megabytes
 
-from ui import files
-from ui.events import Finished, StopCheck, Stopped
+from ui.studio import files
+from ui.backends.base import Finished, StopCheck, Stopped
 
 DEFAULT_CACHE_MB = 256.0
 
@@ -132,7 +132,8 @@ class ClipMaker:
         return self._keep(key, finished)
 
     def _keep(self, key: ClipKey, finished: Finished) -> Clip:
-        clip = Clip(key, finished.language, finished.data, finished.duration_s, finished.synthesis_s)
+        result = finished.result
+        clip = Clip(key, result.language, finished.data, result.duration_s, result.elapsed_s)
         self.cache.put(clip)
         return clip
 
@@ -157,7 +158,7 @@ class ClipMaker:
                 pending.append(i)
         if not pending:
             return
-        if len(pending) > 1 and getattr(self.backend, "batches_voices", False):
+        if len(pending) > 1 and self.backend.capabilities.batches:
             # One text in many voices: the backend speaks them together (KOKORO_BATCH_VOICES).
             batch = [{**payloads[i], "split_sentences": True} for i in pending]
             for j, result in self.backend.run_many(batch, should_stop):
@@ -188,5 +189,5 @@ class ClipMaker:
 
 def worker_count(backend) -> int:
     """How many clips to make at once: RunPod jobs run on separate workers; local ones queue."""
-    return 4 if getattr(backend, "name", "") == "runpod" else 1
+    return backend.capabilities.parallel_clips
 

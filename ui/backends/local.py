@@ -1,8 +1,11 @@
 """Local synthesis for the studio: the worker's own Engine and parse_request, in this process.
 
-On CUDA when present, else the CPU; on Hugging Face ZeroGPU the synthesis generator is wrapped
-with `spaces.GPU` (which returns the function unchanged anywhere else). Chunks stream to the page
-as they are spoken, from a producer thread, so the page's loop can react to Stop between them.
+The only studio module that imports torch (through the engine); ui/backends/__init__.py loads it
+only when the local backend is chosen. On CUDA when present, else the CPU; on Hugging Face
+ZeroGPU the synthesis generator is wrapped with `spaces.GPU` (which returns the function
+unchanged anywhere else). G2P is lazy, as in the worker's streaming handler: the first chunk is
+spoken after one sentence of G2P, however long the text. Chunks reach the page from a producer
+thread, so the page's loop reacts to Stop within a tick, during G2P too.
 """
 
 from __future__ import annotations
@@ -17,67 +20,76 @@ from collections.abc import Iterator
 import numpy as np
 import spaces
 
-from worker import audio
-from worker.catalog import Catalog, default_catalog
-from worker.engine import Engine, default_device, shared_text
+from worker import audio, settings
+from worker.catalog import Catalog
+from worker.engine import Engine, result_of, shared_text
 from worker.errors import KokoroError
 from worker.request import SynthesisRequest, parse_request
-from worker.settings import env_flag
+from worker.result import ChunkInfo
 
-from ui.events import Event, Finished, Piece, Status, StopCheck, Stopped, Tick
+from ui.backends.base import Capabilities, Event, Finished, Piece, Status, StopCheck, Stopped, Tick
 
 TICK_S = 0.2  # how often a waiting local run looks up: Stop reacts within this
 JOIN_S = 60.0  # longest wait for the chunk in progress when a run ends early
 
-_engine: Engine | None = None
-_engine_lock = threading.Lock()
+# Engines by id: ZeroGPU runs the GPU functions below in a forked process and pickles their
+# arguments, so they receive an engine's key, never the engine (it holds locks and threads).
+_engines: dict[int, Engine] = {}
+_default: Engine | None = None
+_lock = threading.Lock()
 
 
 def shared_engine() -> Engine:
-    """The process's one engine (models load once, on CUDA when present, else the CPU)."""
-    global _engine
-    with _engine_lock:
-        if _engine is None:
-            _engine = Engine(default_catalog())
-        return _engine
+    """The process's default engine (models load once, on CUDA when present, else the CPU)."""
+    global _default
+    with _lock:
+        if _default is None:
+            _default = Engine()
+        return _default
 
 
-def _gpu_seconds(request: SynthesisRequest) -> int:
+def _register(engine: Engine) -> int:
+    with _lock:
+        _engines[id(engine)] = engine
+    return id(engine)
+
+
+def _gpu_seconds(key: int, request: SynthesisRequest) -> int:
     # ZeroGPU books the GPU for this long; ~1 s per 100 characters is generous for Kokoro.
     return int(min(300, 30 + len(request.text) / 100))
 
 
 @spaces.GPU(duration=_gpu_seconds)  # on ZeroGPU: runs with a GPU attached; elsewhere: unchanged
-def _spoken_chunks(request: SynthesisRequest, planned: list):
-    # Module-level and fed only plain data: ZeroGPU pickles arguments, and an Engine holds a lock.
-    yield from shared_engine().stream(request, planned)
+def _spoken_chunks(key: int, request: SynthesisRequest):
+    yield from _engines[key].stream(request)
 
 
-def _group_seconds(requests: list[SynthesisRequest]) -> int:
+def _group_seconds(key: int, requests: list[SynthesisRequest]) -> int:
     return int(min(300, 30 + len(requests) * len(requests[0].text) / 100))
 
 
 @spaces.GPU(duration=_group_seconds)
-def _synthesize_group(requests: list[SynthesisRequest]) -> list:
-    return shared_engine().synthesize_many(requests)
+def _synthesize_group(key: int, requests: list[SynthesisRequest]) -> list:
+    return _engines[key].synthesize_many(requests)
 
 
 class LocalBackend:
-    name = "local"
+    """Synthesis in this process: streamed chunk by chunk, one job at a time (the model is
+    compute-bound), Stop ends after the current chunk."""
 
     def __init__(self, engine: Engine | None = None, configured_endpoint: bool = False):
-        global _engine
-        if engine is not None:
-            with _engine_lock:
-                _engine = engine
-        self.catalog: Catalog = engine.catalog if engine else default_catalog()
+        self.engine = engine or shared_engine()
+        self._key = _register(self.engine)
+        self.catalog: Catalog = self.engine.catalog
         self.configured_endpoint = configured_endpoint
         # Off by default: on a CPU the padded batch measured slower than one voice at a time
         # (bench 6, "audition"); the GPU gain is to be measured (README, "Benchmarks").
-        self.batches_voices = env_flag("KOKORO_BATCH_VOICES")
+        self.capabilities = Capabilities(kind="local", streams=True, parallel_clips=1,
+                                         batches=settings.env_flag("KOKORO_BATCH_VOICES"),
+                                         stop_label="Stop", timing_label="synthesized in")
 
     def describe(self) -> str:
-        where = "ZeroGPU" if os.environ.get("SPACES_ZERO_GPU") else default_device().upper()
+        where = "ZeroGPU" if os.environ.get("SPACES_ZERO_GPU") else self.engine.device.upper()
         if self.configured_endpoint:
             return f"Running **locally** on {where} (KOKORO_BACKEND=local)."
         return (f"Running **locally** on {where}: no RunPod endpoint is configured "
@@ -85,19 +97,15 @@ class LocalBackend:
 
     def run(self, payload: dict, should_stop: StopCheck) -> Iterator[Event]:
         request = parse_request(payload, self.catalog)
-        engine = shared_engine()
         started = time.perf_counter()
         yield Status("Reading the text…", 0.0)
-        # G2P up front so progress can say "chunk i of n"; the stream reuses this plan.
-        planned = list(engine.plan(request))
-        total = len(planned)
         found: queue.Queue = queue.Queue()
         halt = threading.Event()  # set when the page stops listening or the user presses Stop
 
         def produce() -> None:
             # Synthesis runs ahead in its own thread, so the page gets a tick every TICK_S
-            # (for Stop and for the player's encoder) while the model works on the next chunk.
-            stream = _spoken_chunks(request, planned)
+            # (for Stop and for the player's encoder) while G2P or the model works.
+            stream = _spoken_chunks(self._key, request)
             try:
                 for chunk in stream:
                     found.put(("chunk", chunk))
@@ -114,8 +122,7 @@ class LocalBackend:
                                     name="kokoro-synthesis", daemon=True)
         producer.start()
         spoken: list[np.ndarray] = []
-        chunks: list[dict] = []
-        notes = list(request.notes)
+        chunks: list[ChunkInfo] = []
         try:
             while True:
                 if should_stop():
@@ -134,23 +141,16 @@ class LocalBackend:
                     busy = value
                     break
                 spoken.append(value.audio)
-                chunks.append({"text": value.text, "phonemes": value.phonemes,
-                               "duration_s": round(value.duration_s, 3)})
-                if value.note:
-                    notes.append(value.note)
-                total = max(total, value.index + 1)
-                yield Piece(value.index, total, value.audio)  # the pause before it included
+                chunks.append(value.info)
+                yield Piece(value.index, value.total, value.audio)  # the pause before it included
         finally:
             # The synthesis thread stops after its current chunk; waiting for it means no model
             # call outlives its run (a torch call cut off at interpreter exit aborts the process).
             halt.set()
             producer.join(JOIN_S)
         joined = audio.join(spoken)  # the same join the worker uses: trimmed chunks, paced pauses
-        yield Finished(
-            data=audio.encode(joined, request.format), format=request.format,
-            language=request.language, voice=request.voice_spec, model=request.model,
-            duration_s=len(joined) / audio.SAMPLE_RATE, synthesis_s=busy,
-            chunks=chunks, notes=notes)
+        result = result_of(request, chunks, len(joined) / audio.SAMPLE_RATE, busy)
+        yield Finished(audio.encode(joined, request.format), request.format, result)
 
     def run_many(self, payloads: list[dict], should_stop: StopCheck) -> Iterator[tuple[int, Finished | KokoroError]]:
         """Whole clips for many payloads: those sharing text, language and model are spoken
@@ -166,19 +166,11 @@ class LocalBackend:
         for members in groups.values():
             if should_stop():
                 raise Stopped("Stopped.")
-            requests = [r for _, r in members]
             try:
-                done = _synthesize_group(requests)
+                done = _synthesize_group(self._key, [r for _, r in members])
             except KokoroError as exc:
                 for i, _ in members:
                     yield i, exc
                 continue
             for (i, request), synthesis in zip(members, done):
-                yield i, _finished(request, synthesis)
-
-
-def _finished(request: SynthesisRequest, synthesis) -> Finished:
-    return Finished(
-        data=synthesis.encode(request.format), format=request.format, language=request.language,
-        voice=request.voice_spec, model=request.model, duration_s=synthesis.duration_s,
-        synthesis_s=synthesis.elapsed_s, chunks=synthesis.chunks, notes=synthesis.notes)
+                yield i, Finished(synthesis.encode(request.format), request.format, synthesis.result)

@@ -1,10 +1,12 @@
-"""The A/B tab's callbacks: two clips of one text, a blind shuffle, the vote and the next pair.
+"""The A/B tab: two clips of one text, a blind shuffle, the vote and the next pair.
+
+`ABDesk` holds the tab's handlers (plain methods, tested directly); `build` lays the tab out.
 
 A round lives in the session's `gr.State` (server side: the browser never holds it), and the
-server's RoundBook (ui/rounds.py) decides whether a vote counts: both clips started, listened to
+server's RoundBook (ui/studio/rounds.py) decides whether a vote counts: both clips started, listened to
 long enough, within the session's vote rate, and one vote per round (the vote store's unique round
 id). In blind mode the sides are shuffled, the players are labelled only "A" and "B", the voice
-pickers are hidden until the vote, and the files are disguised (ui/blind.py), so nothing the page
+pickers are hidden until the vote, and the files are disguised (ui/studio/blind.py), so nothing the page
 can fetch names a voice or matches the file of an open round. "Next pair" draws the two voices of
 the pool that have been compared least often, so a listening session covers the pool evenly.
 """
@@ -12,65 +14,34 @@ the pool that have been compared least often, so a listening session covers the 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import os
 import random
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import gradio as gr
 
 from worker.catalog import Catalog
 from worker.errors import InputError, KokoroError
+from worker.request import SPEED_MAX, SPEED_MIN
 
-from ui import choices, feedback, files, history
-from ui.blind import disguise
-from ui.clips import Clip, ClipMaker, worker_count
+from ui import feedback
 from ui.feedback import as_toast
-from ui.ratings import OUTCOMES
-from ui.rounds import RoundBook, VoteRefused
-from ui.votes import AlreadyVoted, Vote, VoteStore
+from ui.studio import choices, files, history
+from ui.studio.blind import disguise
+from ui.studio.clips import Clip, ClipMaker, worker_count
+from ui.studio.ratings import OUTCOMES
+from ui.studio.rounds import Round, RoundBook, Side, VoteRefused, draw_pair, side_label
+from ui.studio.votes import AlreadyVoted, Vote, VoteStore
 
 OUTCOME_WORDS = {"a": "A is better", "b": "B is better", "tie": "a tie", "bad": "both bad"}
 
 
 VOTED = "This pair has a vote already."
 SHOWN = "The voices were shown before a vote: this blind pair no longer takes one."
-
-
-@dataclass(frozen=True)
-class Side:
-    voice: str  # id or blend spec
-    model: str
-    speed: float
-    path: str
-
-
-@dataclass(frozen=True)
-class Round:
-    round_id: str  # the RoundBook's, and the vote store's unique key
-    language: str
-    text: str
-    sides: tuple[Side, Side]  # as shown: A then B
-    blind: bool
-
-
-def draw_pair(pool: list[str], counts: Counter, rng: random.Random) -> tuple[str, str]:
-    """Two voices of the pool, from the pairs compared least so far (at random among those)."""
-    voices = sorted(set(pool))
-    if len(voices) < 2:
-        raise InputError("The pool needs at least two voices to draw a pair from.")
-    pairs = list(itertools.combinations(voices, 2))
-    fewest = min(counts.get(frozenset(p), 0) for p in pairs)
-    pair = list(rng.choice([p for p in pairs if counts.get(frozenset(p), 0) == fewest]))
-    rng.shuffle(pair)
-    return pair[0], pair[1]
-
-
-def side_label(letter: str, side: Side) -> str:
-    return f"{letter} · {side.voice} · {side.speed:g}×"
 
 
 def _buttons(enabled: bool) -> tuple:
@@ -214,7 +185,7 @@ class ABDesk:
                 self.store.record(Vote(
                     language=rnd.language, text=rnd.text, voice_a=a.voice, voice_b=b.voice, model_a=a.model,
                     model_b=b.model, speed_a=a.speed, speed_b=b.speed, outcome=outcome, blind=rnd.blind,
-                    backend=getattr(self.clips.backend, "name", "unknown"), session=session,
+                    backend=self.clips.backend.capabilities.kind, session=session,
                     round_id=rnd.round_id))
             except AlreadyVoted:
                 self.book.refund(session)
@@ -252,3 +223,85 @@ def _voter(request: gr.Request | None) -> str:
     # An anonymous tag per browser session: counts voters without storing who they are.
     session = getattr(request, "session_hash", None) or ""
     return hashlib.sha256(session.encode()).hexdigest()[:12] if session else ""
+
+
+VOTE_LABELS = {"a": "A is better", "b": "B is better", "tie": "Tie", "bad": "Both bad"}
+INTRO = """\
+Compare two voices on one text. **Blind** shuffles the sides and hides the names until you vote.
+A vote counts once per pair, after you have played both clips (at least 3 s of each).
+**Next pair** draws the two voices of the pool compared least so far, so a team can run a
+listening session over a shortlist (an empty pool means every voice of the language).
+"""
+
+
+@dataclass
+class ABForm:
+    """The A/B inputs other tabs fill in (an auditioned clip sent to a side)."""
+
+    language: gr.Dropdown
+    text: gr.Textbox
+    voice_a: gr.Dropdown
+    voice_b: gr.Dropdown
+    speed_a: gr.Slider
+    speed_b: gr.Slider
+
+
+def build(desk: ABDesk, catalog: Catalog, language: str, past: gr.State, concurrency: int) -> tuple[ABForm, list]:
+    """The A/B tab; returns its form and the events after which the leaderboard should refresh."""
+    offered = choices.voice_choices(catalog, language)
+    ids = [vid for _, vid in offered]
+    gr.Markdown(INTRO, elem_classes=["intro"])
+    with gr.Row():
+        lang = gr.Dropdown(choices.language_choices(catalog), value=language, label="Language", scale=2,
+                           min_width=260)  # a phone: the checkbox wraps below, Language stays whole
+        blind = gr.Checkbox(True, label="Blind test (shuffle and hide the voices until the vote)", scale=3)
+    text = gr.Textbox(choices.sample_text(catalog, language), label="Text", lines=2, max_lines=6)
+    sides = []
+    with gr.Row():
+        for letter, value in (("A", ids[0]), ("B", ids[1])):
+            with gr.Column():
+                voice = gr.Dropdown(offered, value=value, label=f"Voice {letter}", allow_custom_value=True,
+                                    info="Any voice of the language, or a blend: af_heart:0.6,af_bella:0.4")
+                speed = gr.Slider(SPEED_MIN, SPEED_MAX, value=1.0, step=0.05, label=f"Speed {letter}")
+                sides.append((voice, speed))
+    with gr.Row():
+        pool = gr.Dropdown(offered, value=[], multiselect=True, label="Pool for the next pair", scale=4,
+                           info="Empty: every voice of the language")
+        with gr.Column(scale=1, min_width=180):
+            compare_btn = gr.Button("Generate A/B", variant="primary")
+            next_btn = gr.Button("Next pair", variant="secondary")
+    with gr.Row(equal_height=True):
+        player_a = gr.Audio(label="A", type="filepath", interactive=False, buttons=["download"], elem_id="player-a")
+        player_b = gr.Audio(label="B", type="filepath", interactive=False, buttons=["download"], elem_id="player-b")
+    status = gr.HTML(feedback.status("Generate a pair, or draw one with Next pair.", "idle"), elem_id="ab-status")
+    with gr.Row():
+        buttons = [gr.Button(VOTE_LABELS[o], interactive=False, elem_classes=["vote"]) for o in OUTCOMES]
+    reveal = gr.Markdown("", elem_id="reveal")
+    round_state = gr.State(None)
+
+    (voice_a, speed_a), (voice_b, speed_b) = sides
+    lang.input(desk.on_language, [lang, text], [voice_a, voice_b, pool, text], queue=False,
+               api_visibility="private")
+    blind.input(desk.on_blind, [blind, round_state], [voice_a, voice_b, status, *buttons], queue=False,
+                api_visibility="private")
+    round_outputs = [voice_a, voice_b, player_a, player_b, status, *buttons, reveal, round_state, past]
+    synth = dict(concurrency_limit=concurrency, concurrency_id="synthesis", api_visibility="private",
+                 show_progress_on=[status])
+    compare_btn.click(desk.compare, [lang, text, voice_a, speed_a, voice_b, speed_b, blind, past],
+                      round_outputs, **synth)
+    next_btn.click(desk.next_pair, [lang, text, pool, speed_a, speed_b, blind, past], round_outputs, **synth)
+    for index, player in enumerate((player_a, player_b)):
+        player.play(partial(desk.played, index), round_state, [status, *buttons],
+                    queue=False, api_visibility="private")
+    votes = [btn.click(_voting(desk, outcome), [round_state, past],
+                       [status, *buttons, reveal, player_a, player_b, voice_a, voice_b, past],
+                       api_visibility="private")
+             for outcome, btn in zip(OUTCOMES, buttons)]
+    return ABForm(lang, text, voice_a, voice_b, speed_a, speed_b), votes
+
+
+def _voting(desk: ABDesk, outcome: str):
+    # A real function, not a partial: Gradio finds the gr.Request parameter by its type hint.
+    def vote(rnd, past: list | None, request: gr.Request):
+        return desk.vote(outcome, rnd, past, request)
+    return vote

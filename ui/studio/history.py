@@ -23,7 +23,7 @@ def add_many(past: list | None, new: list[dict]) -> list[dict]:
 
 
 def playable(item: dict) -> bool:
-    """Whether the clip's file is still there (served files expire; see ui/files.py)."""
+    """Whether the clip's file is still there (served files expire; see ui/studio/files.py)."""
     return Path(item["path"]).is_file()
 
 

@@ -1,4 +1,4 @@
-"""RunPod synthesis for the studio: the worker's job input sent through ui/runpod_client.py.
+"""RunPod synthesis for the studio: the worker's job input sent through ui/backends/runpod_client.py.
 
 The job input is exactly the worker's contract {text, voice, language, speed, split_sentences,
 format}, checked first with the worker's own `parse_request` (bad input never bills a job). The
@@ -8,7 +8,6 @@ client runs in a thread; its status polls become `Status` events ("In queue · 3
 
 from __future__ import annotations
 
-import base64
 import queue
 import re
 import threading
@@ -17,9 +16,10 @@ from collections.abc import Callable, Iterator
 
 from worker.catalog import Catalog, default_catalog
 from worker.request import SynthesisRequest, parse_request
+from worker.result import OutputError, Result
 
-from ui.events import Event, Finished, Status, StopCheck, Stopped
-from ui.runpod_client import RunPodClient, RunPodError
+from ui.backends.base import Capabilities, Event, Finished, Status, StopCheck, Stopped
+from ui.backends.runpod_client import RunPodClient, RunPodError
 
 RUNPOD_TIMEOUT_S = 600.0  # a cold start loads both models before the first job; be patient
 
@@ -43,7 +43,11 @@ def runpod_status(state: str, elapsed_s: float, progress: object = None) -> Stat
 
 
 class RunPodBackend:
-    name = "runpod"
+    """Jobs on a RunPod Serverless endpoint: whole files at the end, many at once (each job its
+    own worker), Cancel cancels the remote job."""
+
+    capabilities = Capabilities(kind="runpod", streams=False, parallel_clips=4, batches=False,
+                                stop_label="Cancel", timing_label="RunPod job took")
 
     def __init__(self, client_factory: Callable[[], RunPodClient], catalog: Catalog | None = None):
         self._client_factory = client_factory  # builds a client per job; only it holds the key
@@ -95,20 +99,9 @@ class RunPodBackend:
 
 
 def _finished(output: dict, request: SynthesisRequest, elapsed_s: float) -> Finished:
-    if output.get("error"):  # the SDK makes this a FAILED job; a COMPLETED one is odd, say little
-        raise RunPodError("The RunPod worker reported an error instead of audio.")
+    asked = Result(model=request.model, voice=request.voice_spec, language=request.language, duration_s=0.0)
     try:
-        data = base64.b64decode(output["audio_base64"], validate=True)
-    except (KeyError, TypeError, ValueError):
-        raise RunPodError("The RunPod worker sent no audio. Is the endpoint running the Kokoro "
-                          "worker without KOKORO_STREAM?") from None
-    chunks = output.get("chunks") if isinstance(output.get("chunks"), list) else []
-    message = str(output.get("message", ""))
-    notes = [message[message.index("Note:"):]] if "Note:" in message else []
-    return Finished(
-        data=data, format=str(output.get("format", request.format)),
-        language=str(output.get("language", request.language)),
-        voice=str(output.get("voice", request.voice_spec)),
-        model=str(output.get("model", request.model)),
-        duration_s=float(output.get("duration_s") or 0.0), synthesis_s=elapsed_s,
-        chunks=[c for c in chunks if isinstance(c, dict)], notes=notes)
+        result, data, fmt = Result.from_output(output, asked, elapsed_s, request.format)
+    except OutputError as exc:
+        raise RunPodError(str(exc)) from None
+    return Finished(data, fmt, result)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,11 +26,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from worker import settings
 from worker.errors import KokoroError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_API_BASE = "https://api.runpod.ai/v2"
 RETRY_AFTER_CAP_S = 10.0  # a server asking for minutes must not outlast our own time limit
 _RUNNING = frozenset({"IN_QUEUE", "IN_PROGRESS"})
 
@@ -67,7 +66,7 @@ class RunPodClient:
             raise RunPodError("No RunPod API key is set (RUNPOD_API_KEY).")
         self.endpoint_id = endpoint_id.strip()
         self._key = _Secret(api_key.strip())
-        base = (api_base or os.environ.get("RUNPOD_API_BASE") or DEFAULT_API_BASE).rstrip("/")
+        base = (api_base or settings.runpod().api_base).rstrip("/")
         self.url = f"{base}/{quote(self.endpoint_id, safe='')}"
         self.timeout_s, self.poll_interval_s = timeout_s, poll_interval_s
         self.request_timeout_s, self.max_retries = request_timeout_s, max_retries
@@ -82,7 +81,8 @@ class RunPodClient:
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> "RunPodClient":
-        return cls(os.environ.get("RUNPOD_ENDPOINT_ID", ""), os.environ.get("RUNPOD_API_KEY", ""), **kwargs)
+        where = settings.runpod()
+        return cls(where.endpoint_id, where.api_key, where.api_base, **kwargs)
 
     def __repr__(self) -> str:
         return f"RunPodClient(url={self.url!r})"

@@ -1,4 +1,5 @@
-"""The server's record of A/B rounds: which clips each round played, when, and whether a vote may count.
+"""A/B rounds: what a round is (its two sides), how the next pair is drawn, and the server's record
+of which clips each round played, when, and whether a vote may count.
 
 A browser can send any event in any order, so nothing it claims is taken on trust. Each round gets
 an id the server makes; the server notes the time of the first "play" of each side, and a vote
@@ -10,12 +11,16 @@ listener who hears both clips never reaches. One vote per round is enforced by t
 
 from __future__ import annotations
 
+import itertools
+import random
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from worker.errors import InputError
 
 MIN_LISTEN_S = 3.0
 VOTES_PER_WINDOW = 20
@@ -115,3 +120,36 @@ class RoundBook:
         with self._lock:
             if recent := self._votes.get(session):
                 recent.pop()
+
+
+@dataclass(frozen=True)
+class Side:
+    voice: str  # id or blend spec
+    model: str
+    speed: float
+    path: str
+
+
+@dataclass(frozen=True)
+class Round:
+    round_id: str  # the RoundBook's, and the vote store's unique key
+    language: str
+    text: str
+    sides: tuple[Side, Side]  # as shown: A then B
+    blind: bool
+
+
+def draw_pair(pool: list[str], counts: Counter, rng: random.Random) -> tuple[str, str]:
+    """Two voices of the pool, from the pairs compared least so far (at random among those)."""
+    voices = sorted(set(pool))
+    if len(voices) < 2:
+        raise InputError("The pool needs at least two voices to draw a pair from.")
+    pairs = list(itertools.combinations(voices, 2))
+    fewest = min(counts.get(frozenset(p), 0) for p in pairs)
+    pair = list(rng.choice([p for p in pairs if counts.get(frozenset(p), 0) == fewest]))
+    rng.shuffle(pair)
+    return pair[0], pair[1]
+
+
+def side_label(letter: str, side: Side) -> str:
+    return f"{letter} · {side.voice} · {side.speed:g}×"

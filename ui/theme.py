@@ -1,0 +1,41 @@
+"""The studio's look: the Gradio theme, the page's CSS and a <head> style, apart from the layout."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+# Local font stacks only: a Google-font theme would make every visitor's browser call out.
+THEME = gr.themes.Soft(
+    primary_hue="indigo", secondary_hue="violet", neutral_hue="slate", radius_size="lg",
+    font=["Inter", "ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
+)
+
+CSS = """
+.gradio-container { max-width: 1180px !important; width: 100% !important; margin: 0 auto !important; }
+#studio { width: 100%; }
+#hero { text-align: center; padding: 18px 0 4px; }
+#hero h1 { font-size: 2.3rem; font-weight: 800; margin: 0;
+  background: linear-gradient(90deg, #4f46e5, #9333ea); -webkit-background-clip: text;
+  background-clip: text; color: transparent; }
+#hero p { font-size: 1.05rem; opacity: .8; margin: 6px 0 0; }
+#backend { text-align: center; font-size: .9rem; opacity: .85; margin-bottom: 6px; }
+#backend p { display: inline-block; padding: 4px 14px; border-radius: 999px;
+  background: var(--block-background-fill); border: 1px solid var(--border-color-primary); }
+.status { font-size: .95rem; padding: 6px 2px; }
+.status-idle { opacity: .65; }
+.status-done { color: #15803d; font-weight: 600; }
+.status-error { color: #b91c1c; }
+.status-stopped { color: #a16207; }
+#generate { font-size: 1.1rem; }
+#model label { padding-left: 10px; padding-right: 10px; }
+#about { font-size: .85rem; opacity: .7; margin-top: 8px; }
+@media (max-width: 480px) {
+  .tab-container button { padding: 0 7px !important; font-size: 13px !important; }
+  #hero h1 { font-size: 1.8rem; }
+}
+"""
+# A phone (390 px): narrower page margins and tab labels (CSS above), so all five tabs fit in the tab
+# bar instead of hiding behind "⋯" (Gradio moves whatever does not fit into an overflow menu). The
+# page margin sits outside what `css` may style (Gradio scopes it to the content), hence a <style>.
+HEAD = "<style>@media (max-width: 480px) { .gradio-container .main.app { padding: 8px !important; } }</style>"

@@ -114,19 +114,10 @@ def local_api(standin_hf_home, tmp_path_factory):
         yield url
 
 
+# Every message is tested in-process (tests/test_request.py); over HTTP two show the path: a
+# parse error and the size limit (a 10,001-character body through the SDK's server).
 @pytest.mark.parametrize("payload, message", [
-    ({"voice": "af_heart"}, "'text' is required."),
-    ({"text": 3}, "'text' must be a string, not a number."),
     ({"text": "hi", "voice": "af_hart"}, "Did you mean af_heart"),
-    ({"text": "hi", "voice": "/root/.cache/x.pt"}, "not a file path"),
-    ({"text": "hi", "voice": "zf_009", "language": "zh"}, "Unknown voice 'zf_009'"),
-    ({"text": "hi", "speed": "1.0"}, "'speed' must be a number"),
-    ({"text": "hi", "speed": 2.5}, "'speed' must be from 0.5 to 2.0"),
-    ({"text": "hi", "language": "klingon"}, "Unknown language 'klingon'"),
-    ({"text": "hi", "format": "aac"}, "Unknown format 'aac'"),
-    ({"text": "hi", "split_sentences": 1}, "'split_sentences' must be true or false"),
-    ({"text": "hi", "voice": "af_maple", "language": "ja"}, "speaks en-us, en-gb, zh"),
-    ({"text": "hi", "pitch": 3}, "Unknown input field 'pitch'"),
     ({"text": "x" * 10_001}, "the limit is 10,000"),
 ])
 def test_local_api_bad_input_fails_the_job_with_a_message(local_api, payload, message):
@@ -135,13 +126,10 @@ def test_local_api_bad_input_fails_the_job_with_a_message(local_api, payload, me
     assert message in job["error"] and "Traceback" not in job["error"]
 
 
-NINE_SAMPLES = [("en-us", "af_heart"), ("en-gb", "bf_emma"), ("es", "em_alex"), ("fr", "ff_siwis"),
-                ("hi", "hm_omega"), ("it", "im_nicola"), ("ja", "jm_kumo"), ("pt-br", "pm_alex"),
-                ("zh", "zm_yunxi"), ("zh", "zm_010"), ("en-gb", "bf_vale")]
-
-
-@pytest.mark.parametrize("language, voice", NINE_SAMPLES)
-def test_local_api_every_language(local_api, catalog, language, voice):
+# Every language is spoken in-process (tests/test_engine.py); over HTTP, Japanese and the v1.1-zh
+# model's Chinese (the two G2Ps with the most moving parts) show the path.
+@pytest.mark.parametrize("language, voice", [("ja", "jm_kumo"), ("zh", "zm_010")])
+def test_local_api_speaks(local_api, catalog, language, voice):
     job = runsync(local_api, {"text": catalog.languages[language].sample, "voice": voice, "language": language})
     assert job["status"] == "COMPLETED", job
     audio, _ = _decode(job["output"])

@@ -32,6 +32,7 @@ import logging
 import os
 import secrets
 import shlex
+import signal
 import sys
 import threading
 import time
@@ -217,10 +218,14 @@ def main(argv: list[str] | None = None) -> None:
             f.write(exports)
     print("# source these lines, then start the handler (python handler.py) in a fresh directory:")
     print(exports, end="", flush=True)
+    # Ctrl-C and SIGTERM both stop it, even where SIGINT was inherited as ignored (a command
+    # started in the background by a non-interactive shell gets no KeyboardInterrupt).
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        while not stopping.wait(0.5):
+            pass
     finally:
         cloud.stop()
 

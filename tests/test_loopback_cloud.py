@@ -241,8 +241,13 @@ def test_command_line_server():
         wait_until(lambda: _ok(url), 15, "the CLI server")
         assert requests.get(url, timeout=5).status_code == 401
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=10)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        try:
+            out, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # never leave it behind
+            raise
+    assert proc.returncode == 0
     assert f"RUNPOD_API_BASE=http://127.0.0.1:{port}/v2" in out and "export RUNPOD_WEBHOOK_GET_JOB=" in out
     assert KEY not in out
 

@@ -103,3 +103,20 @@ def test_speed_scales_the_duration(real_engine, recogniser, speed):
     # own per-token rounding gave 1.278x and 0.846x: batching.scaled_durations).
     assert math.isclose(ratio, 1 / speed, rel_tol=0.05), (ratio, 1 / speed)
     assert_heard(recogniser, scaled.audio, EN_TWO, "en")
+
+
+def test_bf16_is_heard_the_same_and_keeps_the_timing(real_engine, recogniser, monkeypatch):
+    """The precision setting's bf16 path (KOKORO_PRECISION): the same words, durations within 1 %.
+    Forced where this CPU only emulates bf16 (slow, but the same autocast path)."""
+    from tests.realspeech.listen import error_rate
+    from worker import precision as fp
+    from worker.engine import Engine
+
+    if not fp.native_bf16("cpu"):
+        monkeypatch.setattr(fp, "native_bf16", lambda device, flags=None: True)
+    bf16 = Engine(real_engine.catalog, cache_dir=real_engine.cache_dir, precision="bf16")
+    request = parse_request({"text": EN_SHORT, "voice": "jf_alpha", "language": "en-us"}, real_engine.catalog)
+    fp32_run, bf16_run = real_engine.synthesize(request), bf16.synthesize(request)
+    rates = [error_rate(EN_SHORT, recogniser.hear(run.audio, "en").text, "en") for run in (fp32_run, bf16_run)]
+    assert bf16.precision == "bf16" and rates[1] <= rates[0] + 0.03, rates
+    assert abs(bf16_run.result.duration_s / fp32_run.result.duration_s - 1) <= 0.01

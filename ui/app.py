@@ -21,7 +21,7 @@ from worker import settings  # noqa: E402
 from worker.catalog import Catalog  # noqa: E402
 
 from ui.api import build_api  # noqa: E402
-from ui.backends import Backend, backend_from_env  # noqa: E402
+from ui.backends import backend_from_env  # noqa: E402
 from ui.ffmpeg_path import ensure_ffmpeg  # noqa: E402
 from ui.studio.clips import ClipMaker  # noqa: E402
 from ui.tabs import ab, audition, generate, history, leaderboard  # noqa: E402
@@ -73,26 +73,16 @@ def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1,
     return demo
 
 
-def _preload(backend: Backend, models: list[str]) -> None:
-    # Loads weights while the first visitor reads the page; a failure shows up on Generate instead.
-    for name in models:
-        try:
-            backend.engine.model(name)
-        except Exception as exc:  # noqa: BLE001 (logged; the user sees the error on Generate)
-            log.warning("Could not preload Kokoro %s: %s", name, exc)
-
-
 def main() -> None:
     catalog = settings.start_up("kokoro studio")  # exit 1, one line, on a bad catalog or setting
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal Gradio request
     backend = backend_from_env()
-    log.info("Studio backend: %s", backend.capabilities.kind)
-    local = backend.capabilities.kind == "local"
-    if local and not settings.env_flag("KOKORO_SKIP_WARMUP"):
-        threading.Thread(target=_preload, args=(backend, settings.models(list(catalog.models))),
-                         daemon=True).start()
-    # Local synthesis is compute-bound: one at a time. RunPod jobs only wait on HTTP here.
-    demo = build(Studio(backend, catalog), catalog, backend.describe(), concurrency=1 if local else 16)
+    caps = backend.capabilities
+    log.info("Studio backend: %s", caps.kind)
+    if not settings.env_flag("KOKORO_SKIP_WARMUP"):
+        threading.Thread(target=backend.warm_up, args=(settings.models(list(catalog.models)),),
+                         name="kokoro-warm-up", daemon=True).start()
+    demo = build(Studio(backend, catalog), catalog, backend.describe(), concurrency=caps.page_jobs)
     demo.queue(max_size=64).launch(theme=THEME, css=CSS, head=HEAD, footer_links=["api", "gradio"],
                                    show_error=False)
 

@@ -15,6 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from worker import settings
 from worker.errors import CatalogError
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "voices.yaml"
@@ -131,7 +132,7 @@ def _first_error(exc: ValidationError, raw: dict) -> str:
 
 def load_catalog(path: str | os.PathLike | None = None) -> Catalog:
     """Read and validate the catalog; any problem becomes one CatalogError naming the bad entry."""
-    path = Path(path or os.environ.get("KOKORO_CATALOG") or DEFAULT_PATH)
+    path = Path(path or settings.catalog_path() or DEFAULT_PATH)
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -65,7 +65,7 @@ def engine() -> Engine:
 def _reports_progress() -> bool:
     # Progress goes to RunPod's job URL; the SDK's local API and --test_input have none, and the SDK
     # would log "ERROR Failed to return job results" for every update sent there.
-    return bool(os.environ.get("RUNPOD_WEBHOOK_POST_OUTPUT"))
+    return settings.runpod_reports_progress()
 
 
 def _children_die_with_the_worker() -> None:

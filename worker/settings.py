@@ -18,6 +18,11 @@ called, so a process (or a test) that changes a variable sees the change; they p
 | KOKORO_SKIP_WARMUP, KOKORO_STREAM, KOKORO_BATCH_VOICES | off | 1/true/yes/on or 0/false/no/off |
 | KOKORO_BACKEND (studio) | runpod if RUNPOD_ENDPOINT_ID is set, else local | runpod, local |
 | RUNPOD_ENDPOINT_ID, RUNPOD_API_KEY, RUNPOD_API_BASE (studio) | unset; api.runpod.ai/v2 | text |
+| KOKORO_CATALOG | voices.yaml | a catalog file |
+| KOKORO_VOTES_DB (studio) | /data/… on a Space with storage, else ~/.local/share/… | a file path |
+
+Read here too, though the platform sets them: RUNPOD_WEBHOOK_POST_OUTPUT (RunPod's job URL, where
+progress goes), SPACES_ZERO_GPU and SPACE_ID (a Hugging Face Space).
 
 RUNPOD_API_KEY is a secret: it is read here and handed to the RunPod client, never logged or shown.
 """
@@ -175,6 +180,35 @@ def runpod(env: Env | None = None) -> RunPod:
     if not re.match(r"https?://\S+$", base):
         raise SettingsError(f"RUNPOD_API_BASE={_shown(base)} is not an http(s) URL.")
     return RunPod(env.get("RUNPOD_ENDPOINT_ID", "").strip(), env.get("RUNPOD_API_KEY", "").strip(), base)
+
+
+def catalog_path(env: Env | None = None) -> str | None:
+    """KOKORO_CATALOG, or None for the voices.yaml shipped with the code."""
+    return _env(env).get("KOKORO_CATALOG", "").strip() or None
+
+
+def votes_path(env: Env | None = None):
+    """Where the studio keeps its votes: KOKORO_VOTES_DB; else a Space's persistent /data; else
+    the user's data folder."""
+    from pathlib import Path
+
+    env = _env(env)
+    if env.get("KOKORO_VOTES_DB", "").strip():
+        return Path(env["KOKORO_VOTES_DB"].strip()).expanduser()
+    if Path("/data").is_dir() and os.access("/data", os.W_OK) and env.get("SPACE_ID"):
+        return Path("/data/kokoro-votes.sqlite3")  # a Space's persistent storage survives rebuilds
+    base = Path(env.get("XDG_DATA_HOME", "").strip() or Path.home() / ".local" / "share")
+    return base / "kokoro-studio" / "votes.sqlite3"
+
+
+def on_zero_gpu(env: Env | None = None) -> bool:
+    """Running on Hugging Face ZeroGPU (the Space runtime sets SPACES_ZERO_GPU)."""
+    return bool(_env(env).get("SPACES_ZERO_GPU", "").strip())
+
+
+def runpod_reports_progress(env: Env | None = None) -> bool:
+    """RunPod gave this job a URL for progress updates (its local API and --test_input give none)."""
+    return bool(_env(env).get("RUNPOD_WEBHOOK_POST_OUTPUT", "").strip())
 
 
 def check_all(known_models: list[str], env: Env | None = None) -> None:

@@ -35,7 +35,7 @@ class MisconfiguredBackend:
     """Stands in when the settings are wrong: the app still starts and says what to fix."""
 
     capabilities = Capabilities(kind="misconfigured", streams=False, parallel_clips=1, batches=False,
-                                stop_label="Stop", timing_label="took")
+                                stop_label="Stop", timing_label="took", model_time=False, page_jobs=1)
 
     def __init__(self, problem: str, catalog=None):
         self.problem = problem
@@ -43,6 +43,9 @@ class MisconfiguredBackend:
 
     def describe(self) -> str:
         return f"⚠️ {self.problem}"
+
+    def warm_up(self, models: list[str]) -> None:
+        pass
 
     def run(self, payload: dict, should_stop: StopCheck) -> Iterator[Event]:
         raise ConfigError(self.problem)

@@ -70,6 +70,8 @@ class Capabilities:
     batches: bool  # run_many speaks one text in many voices in one pass (KOKORO_BATCH_VOICES)
     stop_label: str  # "Stop" (ends after the current chunk) or "Cancel" (cancels a remote job)
     timing_label: str  # how the details line names the elapsed time
+    model_time: bool  # the elapsed time is the model's own (so a real-time multiple means something)
+    page_jobs: int  # jobs the page runs at once: 1 where the model is compute-bound here
 
 
 class Backend(Protocol):
@@ -78,6 +80,9 @@ class Backend(Protocol):
 
     def describe(self) -> str:
         """One Markdown line for the page's banner: where synthesis runs."""
+
+    def warm_up(self, models: list[str]) -> None:
+        """Load what the first job would wait for (called in a thread at start; may do nothing)."""
 
     def run(self, payload: dict, should_stop: StopCheck) -> Iterator[Event]:
         """One job input (the worker's contract) → events, ending with one Finished."""

@@ -11,7 +11,7 @@ thread, so the page's loop reacts to Stop within a tick, during G2P too.
 from __future__ import annotations
 
 import contextvars
-import os
+import logging
 import queue
 import threading
 import time
@@ -28,6 +28,8 @@ from worker.request import SynthesisRequest, parse_request
 from worker.result import ChunkInfo
 
 from ui.backends.base import Capabilities, Event, Finished, Piece, Status, StopCheck, Stopped, Tick
+
+log = logging.getLogger("kokoro.ui")
 
 TICK_S = 0.2  # how often a waiting local run looks up: Stop reacts within this
 JOIN_S = 60.0  # longest wait for the chunk in progress when a run ends early
@@ -86,10 +88,19 @@ class LocalBackend:
         # (bench 6, "audition"); the GPU gain is to be measured (README, "Benchmarks").
         self.capabilities = Capabilities(kind="local", streams=True, parallel_clips=1,
                                          batches=settings.env_flag("KOKORO_BATCH_VOICES"),
-                                         stop_label="Stop", timing_label="synthesized in")
+                                         stop_label="Stop", timing_label="synthesized in",
+                                         model_time=True, page_jobs=1)  # compute-bound: one at a time
+
+    def warm_up(self, models: list[str]) -> None:
+        """Loads the weights while the first visitor reads the page; a failure shows on Generate."""
+        for name in models:
+            try:
+                self.engine.model(name)
+            except Exception as exc:  # noqa: BLE001 (logged; the user sees the error on Generate)
+                log.warning("Could not preload Kokoro %s: %s", name, exc)
 
     def describe(self) -> str:
-        where = "ZeroGPU" if os.environ.get("SPACES_ZERO_GPU") else self.engine.device.upper()
+        where = "ZeroGPU" if settings.on_zero_gpu() else self.engine.device.upper()
         if self.configured_endpoint:
             return f"Running **locally** on {where} (KOKORO_BACKEND=local)."
         return (f"Running **locally** on {where}: no RunPod endpoint is configured "

@@ -47,11 +47,15 @@ class RunPodBackend:
     own worker), Cancel cancels the remote job."""
 
     capabilities = Capabilities(kind="runpod", streams=False, parallel_clips=4, batches=False,
-                                stop_label="Cancel", timing_label="RunPod job took")
+                                stop_label="Cancel", timing_label="RunPod job took", model_time=False,
+                                page_jobs=16)  # jobs only wait on HTTP here
 
     def __init__(self, client_factory: Callable[[], RunPodClient], catalog: Catalog | None = None):
         self._client_factory = client_factory  # builds a client per job; only it holds the key
         self.catalog = catalog or default_catalog()
+
+    def warm_up(self, models: list[str]) -> None:
+        pass  # the endpoint's workers load their models themselves
 
     def describe(self) -> str:
         return "Synthesis runs on **RunPod Serverless**; a cold worker can take a minute to start."

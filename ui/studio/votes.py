@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, astuple, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
+
+from worker import settings
 
 from ui.studio.ratings import OUTCOMES
 
@@ -82,13 +83,7 @@ CSV_COLUMNS = ["id", "created_at", *COLUMNS[:-2]]  # when and which first, as a 
 
 
 def default_path(env: dict[str, str] | None = None) -> Path:
-    env = os.environ if env is None else env
-    if env.get("KOKORO_VOTES_DB", "").strip():
-        return Path(env["KOKORO_VOTES_DB"]).expanduser()
-    if Path("/data").is_dir() and os.access("/data", os.W_OK) and env.get("SPACE_ID"):
-        return Path("/data/kokoro-votes.sqlite3")  # a Space's persistent storage survives rebuilds
-    base = Path(env.get("XDG_DATA_HOME", "").strip() or Path.home() / ".local" / "share")
-    return base / "kokoro-studio" / "votes.sqlite3"
+    return settings.votes_path(env)
 
 
 class VoteStore:

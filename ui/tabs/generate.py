@@ -157,7 +157,7 @@ class Studio:
                     caps = self.backend.capabilities
                     player = skip if caps.streams else event.data
                     yield (player, gr.update(value=str(path), visible=True), feedback.status("Done", "done"),
-                           details_markdown(event.result, caps.timing_label, caps.kind == "local"),
+                           details_markdown(event.result, caps.timing_label, caps.model_time),
                            _phoneme_lines(event.result))
         except Stopped as exc:
             yield skip, skip, feedback.status(str(exc), "stopped"), skip, skip

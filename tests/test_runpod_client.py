@@ -12,7 +12,7 @@ import traceback
 import pytest
 
 from loopback.cloud import LoopbackCloud
-from tests.helpers_loopback import PLANTED_KEY, echo_endpoint, running_worker, wait_until, wait_worker_idle
+from tests.helpers_loopback import PLANTED_KEY, echo_endpoint, wait_until, wait_worker_idle
 from ui.backends.runpod_client import RunPodCancelledError, RunPodClient, RunPodError
 from worker.errors import KokoroError
 

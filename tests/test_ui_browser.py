@@ -7,10 +7,7 @@ planted API key, to show the key never reaches the browser.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import sys
 
 import pytest
 

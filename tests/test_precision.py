@@ -71,9 +71,14 @@ def test_the_bf16_path_speaks(engine, catalog, monkeypatch):
     request = parse_request({"text": "Hello there.", "voice": "af_heart"}, catalog)
     seen = []
     real_autocast = torch.autocast
-    monkeypatch.setattr(torch, "autocast", lambda *a, **k: seen.append(k.get("dtype")) or real_autocast(*a, **k))
+    monkeypatch.setattr(torch, "autocast",
+                        lambda *a, **k: seen.append((k.get("dtype"), k.get("enabled", True))) or real_autocast(*a, **k))
     result = fast.synthesize(request)
-    assert fast.precision == "bf16" and seen and set(seen) == {torch.bfloat16}
+    # bf16 around the forward pass; inside it, only the LSTMs switch autocast off (fp32 durations).
+    assert fast.precision == "bf16" and (torch.bfloat16, True) in seen
+    assert {s for s in seen if s != (torch.bfloat16, True)} == {(None, False)}
+    lstms = [m for m in fast.model("v1.0").modules() if isinstance(m, fp._FP32)]
+    assert len(lstms) >= 3 and all(isinstance(m.inner, torch.nn.LSTM) for m in lstms)
     assert result.audio.dtype.name == "float32" and result.result.duration_s > 0.3
 
 

@@ -135,6 +135,8 @@ class Engine:
                 started = time.perf_counter()
                 kmodel = KModel(repo_id=spec.repo_id, config=config, model=weights)
                 folded = fp.fold_weight_norm(kmodel)  # the same weights, computed once
+                if self.precision == "bf16":
+                    fp.lstms_in_fp32(kmodel)  # the durations stay those of fp32
                 self._models[name] = kmodel.to(self.device).eval()
                 log.info("Loaded %s on %s (%s, %d weight-normed layers folded) in %.1f s", what, self.device,
                          self.precision, folded, time.perf_counter() - started)

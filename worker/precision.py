@@ -6,7 +6,9 @@
 - KOKORO_PRECISION=auto|fp32|bf16. `auto` runs the model under bf16 autocast only where the
   hardware does bf16 natively (a CPU with AVX512_BF16 or AMX, a CUDA GPU that supports it) and in
   fp32 elsewhere. An explicit bf16 where it would be emulated is refused: measured on a 2-core AVX2
-  CPU, emulated bf16 took 20-25x as long as fp32 (and oneDNN has no bf16 LSTM there at all).
+  CPU, emulated bf16 took 20-25x as long as fp32. Under bf16 the LSTMs stay in fp32 (`lstms_in_fp32`):
+  they carry the duration predictor, so timing stays that of fp32, and oneDNN has no bf16 LSTM on
+  CPUs without native bf16 (the path can then still be tested there, slowly).
 - Threads: torch's intra-op pool defaults to the physical cores; with KOKORO_CONCURRENCY jobs at
   once the worker gives each its share (`threads_per_job`), so jobs do not fight over cores.
 """
@@ -35,6 +37,31 @@ def fold_weight_norm(model: torch.nn.Module) -> int:
             torch.nn.utils.remove_weight_norm(module)
             folded += 1
     return folded
+
+
+class _FP32(torch.nn.Module):
+    """Runs the wrapped module in fp32 inside a bf16 autocast region."""
+
+    def __init__(self, inner: torch.nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def flatten_parameters(self) -> None:  # kokoro calls it on its LSTMs
+        self.inner.flatten_parameters()
+
+    def forward(self, x, *args, **kwargs):
+        device = (x.data if isinstance(x, torch.nn.utils.rnn.PackedSequence) else x).device.type
+        with torch.autocast(device_type=device, enabled=False):
+            return self.inner(x.float(), *args, **kwargs)
+
+
+def lstms_in_fp32(model: torch.nn.Module) -> int:
+    """Wraps every LSTM of the model so that it computes in fp32 under autocast; returns how many."""
+    found = [(parent, name, child) for parent in model.modules() for name, child in parent.named_children()
+             if isinstance(child, torch.nn.LSTM)]
+    for parent, name, child in found:
+        setattr(parent, name, _FP32(child))
+    return len(found)
 
 
 @functools.lru_cache(maxsize=None)

@@ -3,7 +3,8 @@
 `Studio` holds the tab's handlers, plain methods unit-tested by calling them directly; `build`
 lays the tab out and wires them. `generate` is a generator:
 each spoken chunk goes to the streaming player at once (long text starts playing early), the
-progress bar says "chunk i of n" (local) or the RunPod job's state and elapsed time, and the last
+progress bar says "chunk i" and, once G2P has reached the end of the text, "chunk i of n" (local), or
+the RunPod job's state and elapsed time, and the last
 step delivers the file `{language}_{voice}_{timestamp}.{ext}` and the details. A bad request
 becomes `gr.Error` (a toast) carrying the worker's own sentence, never a traceback.
 

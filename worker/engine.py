@@ -261,7 +261,7 @@ class Engine:
         finally:
             chunks.close()
             memory.release()
-        return _finished(request, pieces, time.perf_counter() - started)
+        return finish(request, pieces, time.perf_counter() - started)
 
     def synthesize_many(self, requests: list[SynthesisRequest]) -> list[Synthesis]:
         """One text in many voices (audition, A/B): G2P once, then each chunk in every voice in one
@@ -288,7 +288,7 @@ class Engine:
                     pieces[lo + offset].append(_spoken(index, chunk, wave, group[offset].speed, note))
         memory.release()
         elapsed = (time.perf_counter() - started) / len(requests)  # each voice's share
-        return [_finished(r, p, elapsed) for r, p in zip(requests, pieces)]
+        return [finish(r, p, elapsed) for r, p in zip(requests, pieces)]
 
 
 def shared_text(request: SynthesisRequest) -> tuple:
@@ -311,20 +311,17 @@ def _snippet(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def _finished(request: SynthesisRequest, pieces: list[SpokenChunk], elapsed_s: float) -> Synthesis:
+def finish(request: SynthesisRequest, pieces: list[SpokenChunk], elapsed_s: float) -> Synthesis:
+    """The request's spoken chunks joined into one clip, with its Result (the engine's whole-file
+    jobs and the studio's streamed runs alike)."""
     if not pieces:
         raise _nothing_to_speak()
     joined = audio.join([p.audio for p in pieces])
-    return Synthesis(joined, result_of(request, [p.info for p in pieces], len(joined) / audio.SAMPLE_RATE,
-                                       elapsed_s))
-
-
-def result_of(request: SynthesisRequest, chunks: list[ChunkInfo], duration_s: float,
-              elapsed_s: float) -> Result:
-    """The result of a request spoken as `chunks` (the engine's and the studio's streamed runs)."""
-    return Result(model=request.model, voice=request.voice_spec, language=request.language,
-                  duration_s=duration_s, chunks=tuple(chunks),
-                  notes=tuple(request.notes) + tuple(c.note for c in chunks if c.note), elapsed_s=elapsed_s)
+    chunks = tuple(p.info for p in pieces)
+    return Synthesis(joined, Result(
+        model=request.model, voice=request.voice_spec, language=request.language,
+        duration_s=len(joined) / audio.SAMPLE_RATE, chunks=chunks,
+        notes=tuple(request.notes) + tuple(c.note for c in chunks if c.note), elapsed_s=elapsed_s))
 
 
 def warm_up_text(sample: str) -> str:

@@ -42,11 +42,8 @@ class ChunkInfo:
     def from_output(cls, raw: object) -> ChunkInfo | None:
         if not isinstance(raw, dict):
             return None
-        try:
-            duration = float(raw.get("duration_s") or 0.0)
-        except (TypeError, ValueError):
-            duration = 0.0
-        return cls(str(raw.get("text", "")), str(raw.get("phonemes", "")), duration, str(raw.get("note", "")))
+        return cls(str(raw.get("text", "")), str(raw.get("phonemes", "")), _seconds(raw.get("duration_s")),
+                   str(raw.get("note", "")))
 
 
 @dataclass(frozen=True)
@@ -97,12 +94,9 @@ class Result:
                               "worker without KOKORO_STREAM?") from None
         chunks = output.get("chunks") if isinstance(output.get("chunks"), list) else []
         notes = output.get("notes") if isinstance(output.get("notes"), list) else []
-        try:
-            duration = float(output.get("duration_s") or 0.0)
-        except (TypeError, ValueError):
-            duration = 0.0
         result = cls(model=str(output.get("model", fallback.model)), voice=str(output.get("voice", fallback.voice)),
-                     language=str(output.get("language", fallback.language)), duration_s=duration,
+                     language=str(output.get("language", fallback.language)),
+                     duration_s=_seconds(output.get("duration_s")),
                      chunks=tuple(c for c in map(ChunkInfo.from_output, chunks) if c is not None),
                      notes=tuple(str(n) for n in notes), elapsed_s=elapsed_s)
         return result, data, str(output.get("format") or fmt)
@@ -113,6 +107,14 @@ def chunk_output(index: int, chunk: ChunkInfo, data: bytes, fmt: str) -> dict:
     values = {"chunk": index, **chunk.output(), "audio_base64": _b64(data), "format": fmt,
               "sample_rate": SAMPLE_RATE}
     return {name: values[name] for name in CHUNK_FIELDS if name in values}
+
+
+def _seconds(value: object) -> float:
+    """A duration from a worker's JSON; 0.0 when it is missing or not a number."""
+    try:
+        return float(value or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def _b64(data: bytes) -> str:

@@ -17,15 +17,13 @@ import threading
 import time
 from collections.abc import Iterator
 
-import numpy as np
 import spaces
 
-from worker import audio, settings
+from worker import settings
 from worker.catalog import Catalog
-from worker.engine import Engine, result_of, shared_text
+from worker.engine import Engine, SpokenChunk, finish, shared_text
 from worker.errors import KokoroError
 from worker.request import SynthesisRequest, parse_request
-from worker.result import ChunkInfo
 
 from ui.backends.base import Capabilities, Event, Finished, Piece, Status, StopCheck, Stopped, Tick
 
@@ -132,8 +130,7 @@ class LocalBackend:
         producer = threading.Thread(target=contextvars.copy_context().run, args=(produce,),
                                     name="kokoro-synthesis", daemon=True)
         producer.start()
-        spoken: list[np.ndarray] = []
-        chunks: list[ChunkInfo] = []
+        spoken: list[SpokenChunk] = []
         try:
             while True:
                 if should_stop():
@@ -151,17 +148,15 @@ class LocalBackend:
                 if kind == "end":
                     busy = value
                     break
-                spoken.append(value.audio)
-                chunks.append(value.info)
+                spoken.append(value)
                 yield Piece(value.index, value.total, value.audio)  # the pause before it included
         finally:
             # The synthesis thread stops after its current chunk; waiting for it means no model
             # call outlives its run (a torch call cut off at interpreter exit aborts the process).
             halt.set()
             producer.join(JOIN_S)
-        joined = audio.join(spoken)  # the same join the worker uses: trimmed chunks, paced pauses
-        result = result_of(request, chunks, len(joined) / audio.SAMPLE_RATE, busy)
-        yield Finished(audio.encode(joined, request.format), request.format, result)
+        synthesis = finish(request, spoken, busy)  # the worker's own join and Result
+        yield Finished(synthesis.encode(request.format), request.format, synthesis.result)
 
     def run_many(self, payloads: list[dict], should_stop: StopCheck) -> Iterator[tuple[int, Finished | KokoroError]]:
         """Whole clips for many payloads: those sharing text, language and model are spoken

@@ -53,7 +53,9 @@ def test_the_first_audio_of_a_long_text_needs_only_its_first_sentences_of_g2p(en
     events = LocalBackend(engine).run({"text": LONG}, lambda: False)
     first = next(e for e in events if isinstance(e, Piece))
     at_first_audio = len(calls)
-    assert first.index == 0 and at_first_audio <= 4, at_first_audio  # G2P runs 2 chunks ahead at most
+    # Bounded, not the whole text: by now the studio's synthesis thread may already be speaking
+    # chunk 2, with chunks 3-4 queued and chunk 5 phonemized, waiting for room (depth=2).
+    assert first.index == 0 and at_first_audio <= 5, at_first_audio
     rest = list(events)
     finished = rest[-1]
     assert isinstance(finished, Finished) and len(finished.result.chunks) == 40 and len(calls) >= 40

@@ -60,7 +60,7 @@ def test_silent_or_empty_clips_are_left_whole():
 @pytest.mark.parametrize("kind", list(PAUSE_S))
 def test_paced_chunk_starts_with_the_pause_its_break_asks_for(kind):
     clip = np.concatenate([np.zeros(7200, dtype=np.float32), _tone(0.5), np.zeros(16800, dtype=np.float32)])
-    out, pause_s = paced(clip, kind)
+    out, pause_s, _ = paced(clip, kind)
     assert pause_s == PAUSE_S[kind]
     lead = int(round(pause_s * SAMPLE_RATE)) + int(TRIM_KEEP_S[0] * SAMPLE_RATE)
     assert np.all(out[:lead] == 0) and np.abs(out[lead:lead + 480]).max() > 0.1

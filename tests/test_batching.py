@@ -99,7 +99,7 @@ def test_blends_and_more_voices_than_one_batch(engine, catalog, fixed_source, mo
     monkeypatch.setattr("worker.engine.BATCH_MAX", 2)
     calls = []
     real = batching.forward_many
-    monkeypatch.setattr(batching, "forward_many", lambda *a: calls.append(len(a[2])) or real(*a))
+    monkeypatch.setattr(batching, "forward_many", lambda *a, **kw: calls.append(len(a[2])) or real(*a, **kw))
     voices = ["af_heart", "af_heart:0.5,af_bella:0.5", "am_michael"]
     requests = [parse_request({"text": "Short.", "voice": v}, catalog) for v in voices]
     results = engine.synthesize_many(requests)

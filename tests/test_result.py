@@ -7,6 +7,7 @@ import base64
 
 import pytest
 
+from worker.captions import Word
 from worker.request import parse_request
 from worker.result import OUTPUT_FIELDS, ChunkInfo, OutputError, Result, chunk_output
 
@@ -18,10 +19,18 @@ def _result(**changes) -> Result:
     return Result(**{**base, **changes})
 
 
+WORDS = (Word("Hi.", 0.05, 0.5), Word("Bye.", 0.9, 1.3))
+
+
 def test_the_output_has_the_documented_fields_in_order_and_reads_back_the_same():
+    timed = _result(words=WORDS, captions="WEBVTT\n\n")
+    output = timed.output(b"RIFF....", "wav")
+    assert tuple(output) == OUTPUT_FIELDS
+    assert output["words"][1] == {"text": "Bye.", "start_s": 0.9, "end_s": 1.3}
+    assert Result.from_output(output, _result(), elapsed_s=0.4)[0] == timed
     result = _result()
     output = result.output(b"RIFF....", "wav")
-    assert tuple(output) == OUTPUT_FIELDS
+    assert tuple(output) == OUTPUT_FIELDS[:-2]  # words and captions only when asked for
     assert output["notes"] == list(result.notes) and output["message"].endswith(" ".join(result.notes))
     assert output["chunks"][1] == {"text": "Bye.", "phonemes": "bˈI.", "duration_s": 0.8, "note": "Note: chunk 2 …"}
     assert "note" not in output["chunks"][0]  # only a flagged chunk carries one
@@ -45,6 +54,11 @@ def test_a_stream_item_is_a_chunk_and_its_own_file():
     item = chunk_output(3, ChunkInfo("Hi.", "hˈI.", 0.7), b"abc", "flac")
     assert item == {"chunk": 3, "text": "Hi.", "phonemes": "hˈI.", "audio_base64": base64.b64encode(b"abc").decode(),
                     "format": "flac", "sample_rate": 24_000, "duration_s": 0.7}
+
+
+def test_a_stream_item_carries_its_words_timed_from_the_start_of_the_job():
+    item = chunk_output(1, ChunkInfo("Bye.", "bˈI.", 0.8, words=(Word("Bye.", 0.35, 0.7),)), b"abc", "wav", 2.5)
+    assert item["words"] == [{"text": "Bye.", "start_s": 2.85, "end_s": 3.2}]
 
 
 def test_the_engine_fills_the_contract(engine, catalog):

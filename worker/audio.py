@@ -12,6 +12,7 @@ soundfile (libsndfile) writes WAV, FLAC, MP3 and Ogg/Opus itself, so no ffmpeg i
 from __future__ import annotations
 
 import io
+from typing import NamedTuple
 
 import numpy as np
 import soundfile as sf
@@ -66,15 +67,22 @@ def speech_bounds(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> tuple[in
     return start, end
 
 
-def paced(audio: np.ndarray, break_before: str, speed: float = 1.0,
-          sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, float]:
+class Paced(NamedTuple):
+    audio: np.ndarray  # the pause, then the trimmed speech
+    pause_s: float  # the pause at its start
+    trimmed_s: float  # model audio cut from the speech's start: word times shift by it
+
+
+def paced(audio: np.ndarray, break_before: str, speed: float = 1.0, extra_pause_s: float = 0.0,
+          sample_rate: int = SAMPLE_RATE) -> Paced:
     """A chunk ready to be appended: its speech trimmed of the model's edge silence, faded at the
-    edges, after the pause its break asks for (shorter when reading faster). Also returns that
-    pause in seconds."""
+    edges, after the pause its break asks for (shorter when reading faster) and any explicit pause
+    the text asked for ([pause:1s], not scaled: the user gave its length)."""
     start, end = speech_bounds(audio, sample_rate)
-    pause_s = PAUSE_S[break_before] / speed
+    pause_s = PAUSE_S[break_before] / speed + extra_pause_s
     pause = np.zeros(int(round(pause_s * sample_rate)), dtype=np.float32)
-    return np.concatenate([pause, smooth_edges(audio[start:end], sample_rate)]), pause_s
+    return Paced(np.concatenate([pause, smooth_edges(audio[start:end], sample_rate)]), pause_s,
+                 start / sample_rate)
 
 
 def join(chunks: list[np.ndarray]) -> np.ndarray:

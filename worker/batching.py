@@ -43,9 +43,10 @@ def scaled_durations(duration: torch.Tensor, speeds: torch.Tensor) -> torch.Tens
 
 @torch.inference_mode()
 def forward_many(kmodel, phonemes: str, styles: torch.Tensor, speeds: list[float],
-                 exact_speed: bool = True) -> list[torch.Tensor]:
+                 exact_speed: bool = True, durations: bool = False) -> list:
     """Audio (1-D, on the CPU) for each style row [B, 256] reading `phonemes` at its speed.
-    exact_speed: durations by `scaled_durations`; False rounds each token as kokoro does."""
+    exact_speed: durations by `scaled_durations`; False rounds each token as kokoro does.
+    durations: (audio, frames per input token) for each row instead, for word timings."""
     device = kmodel.device
     ids = [i for i in (kmodel.vocab.get(p) for p in phonemes) if i is not None]
     assert len(ids) + 2 <= kmodel.context_length, (len(ids) + 2, kmodel.context_length)
@@ -80,7 +81,8 @@ def forward_many(kmodel, phonemes: str, styles: torch.Tensor, speeds: list[float
     asr = t_en @ alignment
 
     f0, noise = _f0n(pred, en, s_pro, frames)
-    return _decode(kmodel.decoder, asr, f0, noise, s_dec, frames)
+    waves = _decode(kmodel.decoder, asr, f0, noise, s_dec, frames)
+    return list(zip(waves, pred_dur.cpu())) if durations else waves
 
 
 def _clear(x: torch.Tensor, lengths: list[int]) -> torch.Tensor:

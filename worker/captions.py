@@ -112,3 +112,8 @@ def vtt(words: list[Word], duration_s: float | None = None) -> str:
 def _escape(line: str) -> str:
     # WebVTT cue text is markup: a bare & or < would start an entity or a tag.
     return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def render(fmt: str, words: list[Word], duration_s: float | None = None) -> str:
+    """Captions in `fmt` ("srt" or "vtt")."""
+    return {"srt": srt, "vtt": vtt}[fmt](words, duration_s)

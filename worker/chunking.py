@@ -15,7 +15,10 @@ import queue
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from worker import markup
+from worker.markup import Script
 
 MAX_PHONEMES = 510  # KModel's context is 512 tokens, two of them the start/end pads
 # Sentences share a chunk (split_sentences=false) only up to this many phonemes. Kokoro reads
@@ -30,6 +33,7 @@ PACK_PHONEMES = 200
 _SENTENCE_END = re.compile(
     r"[.!?…]+[\"'”’)\]]*(?=\s|$)|[。！？．!?।॥]+[」』”’）)\]\"']*|\n+"
 )
+_ENDS_SENTENCE = re.compile(r"[.!?…。！？．।॥][\"'”’)\]」』）]*\s*$")
 _CLAUSE_BREAK = re.compile(r"[,;:，、；：—–]\s*")
 _CLAUSE_END = re.compile(r"[,;:，、；：—–]$")
 _SPACE = re.compile(r"\s+")
@@ -46,6 +50,8 @@ class Chunk:
     text: str
     phonemes: str
     break_before: str = ""  # one of BREAKS
+    pause_s: float = 0.0  # an explicit pause before it ([pause:1s]), on top of its break's
+    words: tuple | None = None  # timing.Span per word, when the request wants timings
 
 
 def _sentence_spans(text: str) -> Iterator[tuple[str, bool]]:
@@ -126,6 +132,29 @@ def plan(text: str, g2p: G2P, split_sentences: bool = True,
                 pending = piece
     if pending is not None:
         yield pending
+
+
+def plan_script(script: Script, g2p: G2P, split_sentences: bool = True,
+                spans: Callable[[str, str], list] | None = None) -> Iterator[Chunk]:
+    """Chunks for a parsed text (worker/markup.py), lazily: each section planned as `plan` does,
+    its explicit pause put before its first chunk, the pronounced words spoken as written and shown
+    as written (`script.display`). `spans(text, phonemes)` times the words of a chunk (None: no
+    timings wanted). A pause at the very end is a chunk of silence with no text."""
+    def said(text: str) -> str:
+        return markup.phonemize(text, g2p, script)
+
+    before, pause = "", 0.0
+    for section in script.sections:
+        pause += section.pause_before_s
+        for chunk in plan(section.text, said, split_sentences):
+            words = tuple(replace(w, text=script.display(w.text)) for w in spans(chunk.text, chunk.phonemes)) \
+                if spans else None
+            yield replace(chunk, text=script.display(chunk.text), pause_s=pause, words=words,
+                          break_before=chunk.break_before or before)
+            # The break the text makes where the next section starts (the pause adds to it).
+            pause, before = 0.0, _break_after(chunk, bool(_ENDS_SENTENCE.search(chunk.text)))
+    if pause:
+        yield Chunk("", "", "", pause, () if spans else None)
 
 
 class Ahead:

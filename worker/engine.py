@@ -12,17 +12,18 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-import numpy as np
 import torch
 
-from worker import audio, batching, chunking, g2p, hub, memory, normalize, settings
+from worker import batching, chunking, g2p, hub, lexicon, markup, memory, normalize, settings, timing
 from worker import precision as fp
 from worker.catalog import Catalog, default_catalog
 from worker.errors import InputError, KokoroError, ModelUnavailableError
 from worker.request import SynthesisRequest
-from worker.result import ChunkInfo, Result
+from worker.spoken import SpokenChunk, Synthesis, finish, nothing_to_speak, silence, spoken
+
+__all__ = ["Engine", "SpokenChunk", "Synthesis", "finish", "shared_text", "zh_v11_speed"]
 
 log = logging.getLogger("kokoro.engine")
 
@@ -44,42 +45,15 @@ def zh_v11_speed(n_phonemes: int) -> float:
     return factor * 1.1
 
 
-@dataclass(frozen=True)
-class SpokenChunk:
-    index: int
-    text: str
-    phonemes: str
-    audio: np.ndarray  # float32: the pause before the chunk, then its trimmed speech
-    pause_s: float = 0.0  # the pause at the start of `audio`
-    note: str = ""  # set when G2P gave implausibly few phonemes for the text
-    total: int | None = None  # chunks in the whole text, once G2P has reached its end
-
-    @property
-    def duration_s(self) -> float:
-        return len(self.audio) / audio.SAMPLE_RATE
-
-    @property
-    def info(self) -> ChunkInfo:
-        return ChunkInfo(self.text, self.phonemes, self.duration_s, self.note)
-
-
-@dataclass(frozen=True)
-class Synthesis:
-    """A finished job: the audio, and the result contract's account of it (worker/result.py)."""
-
-    audio: np.ndarray
-    result: Result
-
-    def encode(self, fmt: str = "wav") -> bytes:
-        return audio.encode(self.audio, fmt, self.result.sample_rate)
-
-
 class Engine:
     """Loads models and voices lazily and turns requests into audio. Thread-safe loading."""
 
     def __init__(self, catalog: Catalog | None = None, device: str | None = None,
-                 cache_dir: str | os.PathLike | None = None, precision: str | None = None):
+                 cache_dir: str | os.PathLike | None = None, precision: str | None = None,
+                 pronunciations: dict[str, dict[str, str]] | None = None):
         self.catalog = catalog or default_catalog()
+        # {language: {word: phonemes}}: KOKORO_LEXICON unless given (worker/lexicon.py)
+        self.lexicon = lexicon.configured() if pronunciations is None else pronunciations
         self.device = device or default_device()
         # fp32 or bf16 (KOKORO_PRECISION; `auto` picks bf16 only where the hardware has it).
         self.precision = fp.resolve(precision or settings.precision(), self.device)
@@ -195,18 +169,43 @@ class Engine:
     # --- synthesis --------------------------------------------------------------------------
 
     def plan(self, request: SynthesisRequest) -> Iterator[chunking.Chunk]:
-        """The request's chunks (text + phonemes), lazily."""
-        return chunking.plan(request.text, self.phonemizer(request), request.split_sentences)
+        """The request's chunks (text + phonemes, and word spans when timings are wanted), lazily.
+        The lexicon's words become pronunciation markup first (worker/markup.py)."""
+        text = markup.with_lexicon(request.text, self.lexicon.get(request.language, {}))
+        script = markup.parse(text)
+        self._check_pronunciations(request, script)
+        run = self.phonemizer(request)
+        code = self.catalog.languages[request.language].kokoro_code
+
+        def spans(chunk_text: str, phonemes: str) -> list[timing.Span]:
+            return timing.chunk_spans(chunk_text, phonemes, code, lambda w: markup.phonemize(w, run, script))
+
+        return chunking.plan_script(script, run, request.split_sentences, spans if request.timed else None)
+
+    def _check_pronunciations(self, request: SynthesisRequest, script: markup.Script) -> None:
+        """Written phonemes the model has no symbol for would be dropped without a sound: refuse them."""
+        if not script.said:
+            return
+        vocab = self.model(request.model).vocab
+        for word, phonemes in script.said:
+            unknown = sorted({ch for ch in phonemes if ch not in vocab and not ch.isspace()})
+            if unknown:
+                raise InputError(f"The pronunciation of \"{word}\" uses {', '.join(repr(c) for c in unknown)}, "
+                                 f"which Kokoro {request.model} has no sound for; use its phoneme symbols "
+                                 "(README, \"Pronunciation\").")
 
     def _speak(self, request: SynthesisRequest, index: int, chunk: chunking.Chunk) -> SpokenChunk:
+        if not chunk.phonemes:
+            return silence(index, chunk)
         kmodel = self.model(request.model)
         speed, style = self._speed(request, chunk), self._style(request, chunk)
         with torch.inference_mode(), fp.autocast(self.precision, self.device):
             if speed == 1.0:
-                wave = kmodel(chunk.phonemes, style, 1.0)  # kokoro's own forward
+                out = kmodel(chunk.phonemes, style, 1.0, return_output=True)  # kokoro's own forward
+                wave, frames = out.audio, out.pred_dur
             else:  # the same layers, with durations that follow the speed (batching.scaled_durations)
-                wave = batching.forward_many(kmodel, chunk.phonemes, style, [speed])[0]
-        return _spoken(index, chunk, wave, request.speed, self._check(request, index, chunk))
+                (wave, frames), = batching.forward_many(kmodel, chunk.phonemes, style, [speed], durations=True)
+        return spoken(index, chunk, wave, request.speed, self._check(request, index, chunk), frames, kmodel.vocab)
 
     def _check(self, request: SynthesisRequest, index: int, chunk: chunking.Chunk) -> str:
         """A note when the chunk's phonemes are too few for its text: the guard that catches a
@@ -246,7 +245,7 @@ class Engine:
                 planned.close()
             memory.release()
         if not spoken:
-            raise _nothing_to_speak()
+            raise nothing_to_speak()
 
     def synthesize(self, request: SynthesisRequest, on_progress: Progress | None = None) -> Synthesis:
         """The whole text as one clip; progress says "i of n" (n: None until G2P is done)."""
@@ -273,7 +272,7 @@ class Engine:
         started = time.perf_counter()
         chunks = list(self.plan(first))
         if not chunks:
-            raise _nothing_to_speak()
+            raise nothing_to_speak()
         kmodel = self.model(first.model)
         pieces: list[list[SpokenChunk]] = [[] for _ in requests]
         for index, chunk in enumerate(chunks):
@@ -283,9 +282,10 @@ class Engine:
                 styles = torch.cat([self._style(r, chunk) for r in group])
                 with torch.inference_mode(), fp.autocast(self.precision, self.device):
                     waves = batching.forward_many(kmodel, chunk.phonemes, styles,
-                                                  [self._speed(r, chunk) for r in group])
-                for offset, wave in enumerate(waves):
-                    pieces[lo + offset].append(_spoken(index, chunk, wave, group[offset].speed, note))
+                                                  [self._speed(r, chunk) for r in group], durations=True)
+                for offset, (wave, frames) in enumerate(waves):
+                    pieces[lo + offset].append(spoken(index, chunk, wave, group[offset].speed, note,
+                                                      frames, kmodel.vocab))
         memory.release()
         elapsed = (time.perf_counter() - started) / len(requests)  # each voice's share
         return [finish(r, p, elapsed) for r, p in zip(requests, pieces)]
@@ -299,29 +299,9 @@ def shared_text(request: SynthesisRequest) -> tuple:
 BATCH_MAX = 16  # voices per forward pass: bounds the padded batch's memory on long chunks
 
 
-def _spoken(index: int, chunk: chunking.Chunk, wave: torch.Tensor, speed: float,
-            note: str = "") -> SpokenChunk:
-    samples = wave.detach().float().cpu().numpy().reshape(-1)
-    paced, pause_s = audio.paced(samples, chunk.break_before, speed)
-    return SpokenChunk(index, chunk.text, chunk.phonemes, paced, pause_s, note)
-
-
 def _snippet(text: str, limit: int = 40) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def finish(request: SynthesisRequest, pieces: list[SpokenChunk], elapsed_s: float) -> Synthesis:
-    """The request's spoken chunks joined into one clip, with its Result (the engine's whole-file
-    jobs and the studio's streamed runs alike)."""
-    if not pieces:
-        raise _nothing_to_speak()
-    joined = audio.join([p.audio for p in pieces])
-    chunks = tuple(p.info for p in pieces)
-    return Synthesis(joined, Result(
-        model=request.model, voice=request.voice_spec, language=request.language,
-        duration_s=len(joined) / audio.SAMPLE_RATE, chunks=chunks,
-        notes=tuple(request.notes) + tuple(c.note for c in chunks if c.note), elapsed_s=elapsed_s))
 
 
 def warm_up_text(sample: str) -> str:
@@ -329,7 +309,3 @@ def warm_up_text(sample: str) -> str:
     whole sentence costs seconds on a CPU and teaches the start-up nothing more."""
     words = sample.split()
     return " ".join(words[:3]) if len(words) > 1 else sample[:6]
-
-
-def _nothing_to_speak() -> InputError:
-    return InputError("The text has nothing speakable in it (no letters or characters G2P can read).")

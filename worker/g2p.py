@@ -95,17 +95,24 @@ def _misaki_english(pipeline: str, british: bool, fallback) -> Callable[[str], t
     return g2p
 
 
+def unidic_args() -> str:
+    """fugashi.Tagger's arguments: the full unidic dictionary when downloaded, else unidic-lite's."""
+    if _full_unidic_installed():
+        return ""
+    import unidic_lite
+
+    return f'-d "{unidic_lite.DICDIR}" -r "{os.path.join(unidic_lite.DICDIR, "mecabrc")}"'
+
+
 def _japanese() -> G2P:
     from misaki import cutlet, ja
 
     if not _full_unidic_installed():
         import fugashi
-        import unidic_lite
 
         log.info("Full unidic dictionary not downloaded; Japanese G2P uses unidic-lite.")
-        args = f'-d "{unidic_lite.DICDIR}" -r "{os.path.join(unidic_lite.DICDIR, "mecabrc")}"'
         # misaki's Cutlet builds Tagger() with no arguments; give it the lite dictionary instead.
-        cutlet.Tagger = functools.partial(fugashi.Tagger, args)
+        cutlet.Tagger = functools.partial(fugashi.Tagger, unidic_args())
     return _phonemes_only(ja.JAG2P())
 
 

@@ -7,13 +7,23 @@ Input (job["input"]):
       "language": "en-us",              # en-us en-gb es fr hi it ja pt-br zh (default en-us)
       "speed": 1.0,                     # 0.5 - 2.0
       "split_sentences": true,          # one chunk per sentence; false packs sentences together
-      "format": "wav"                   # wav (16-bit PCM), flac, mp3, ogg (opus)
+      "format": "wav",                  # wav (16-bit PCM), flac, mp3, ogg (opus)
+      "timestamps": false,              # true adds "words": each word's start and end
+      "captions": null                  # "srt" or "vtt" adds "captions": the subtitle file's text
     }
 Output (worker/result.py, the result contract, builds it):
     {"audio_base64": "<base64 of the audio file>", "message": "...", "notes": [],
      "sample_rate": 24000, "duration_s": 1.9, "format": "wav", "model": "v1.0", "voice": "af_heart",
-     "language": "en-us", "chunks": [{"text": "...", "phonemes": "...", "duration_s": 1.9}]}
+     "language": "en-us", "chunks": [{"text": "...", "phonemes": "...", "duration_s": 1.9}],
+     "words": [{"text": "Hello", "start_s": 0.04, "end_s": 0.38}, ...],   # with timestamps
+     "captions": "1\n00:00:00,000 --> 00:00:01,900\nHello world!\n\n"}       # with captions
 or, for bad input or a failure, {"error": "<one clear sentence>"} (RunPod marks the job FAILED).
+
+The text may carry markup in any language: `[Kokoro](/kˈOkəɹO/)` says a word with the phonemes
+written, `[pause:1.5s]` (or `[pause:500ms]`, at most 10 s) adds that much silence. KOKORO_LEXICON
+names a YAML file of such pronunciations per language (worker/lexicon.py). Word times come from the
+model's own predicted durations (worker/timing.py), over the final audio, pauses included; a word is
+the reader's own ("$5", not "five dollars").
 
 Each chunk is trimmed of the model's edge silence and starts with the pause its text asks for
 (sentence 0.33 s, clause 0.15 s, paragraph 0.7 s, divided by the speed). `notes` lists what the
@@ -22,8 +32,8 @@ in that chunk's "note"); `message` is one line that ends with the same notes.
 
 With KOKORO_STREAM=true the handler is a generator: each chunk is yielded as it is spoken, as
 {"chunk": i, "text", "phonemes", "audio_base64", "format", "sample_rate", "duration_s"} (plus
-"note" when that chunk was flagged), and the job's final output is the list of those chunks
-(return_aggregate_stream).
+"note" when that chunk was flagged, "words" with timestamps, timed from the start of the whole job),
+and the job's final output is the list of those chunks (return_aggregate_stream).
 
 Models load and warm up once at start, never per job: the first of KOKORO_MODELS before the
 worker takes jobs, the others in the background. KOKORO_CONCURRENCY=n runs n jobs at once.
@@ -123,8 +133,11 @@ def stream_handler(job: dict):
     """Generator variant: yields each chunk's audio as soon as it is spoken."""
     try:
         request = parse_request(job.get("input"), engine().catalog)
+        start_s = 0.0  # where the chunk starts in the whole job's audio: its words are timed from there
         for chunk in engine().stream(request):
-            yield chunk_output(chunk.index, chunk.info, encode(chunk.audio, request.format), request.format)
+            yield chunk_output(chunk.index, chunk.info, encode(chunk.audio, request.format), request.format,
+                               start_s)
+            start_s += chunk.duration_s
     except KokoroError as exc:
         yield {"error": str(exc)}
     except Exception:

@@ -10,6 +10,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from worker import markup
 from worker.catalog import Catalog, Voice
 from worker.errors import InputError
 from worker.normalize import clean
@@ -17,7 +18,8 @@ from worker.settings import max_text_chars
 
 FORMATS = ("wav", "flac", "mp3", "ogg")
 SPEED_MIN, SPEED_MAX = 0.5, 2.0
-FIELDS = ("text", "voice", "language", "speed", "split_sentences", "format")
+FIELDS = ("text", "voice", "language", "speed", "split_sentences", "format", "timestamps", "captions")
+CAPTIONS = ("srt", "vtt")
 _VOICE_ID = re.compile(r"^[a-z]{2}_[a-z0-9]+$")
 
 
@@ -30,6 +32,13 @@ class SynthesisRequest:
     split_sentences: bool = True
     format: str = "wav"
     removed_chars: int = 0  # control and invisible characters `clean` took out of the text
+    timestamps: bool = False  # add each word's start and end
+    captions: str | None = None  # "srt" or "vtt": add subtitles
+
+    @property
+    def timed(self) -> bool:
+        """Word timings are needed (for themselves or for captions)."""
+        return self.timestamps or self.captions is not None
 
     @property
     def model(self) -> str:
@@ -155,5 +164,15 @@ def parse_request(raw: object, catalog: Catalog) -> SynthesisRequest:
         shown = fmt if isinstance(fmt, str) else _type_name(fmt)
         raise InputError(f"Unknown format '{shown}'; use one of {', '.join(FORMATS)}.")
 
+    timestamps = raw.get("timestamps", False)
+    if not isinstance(timestamps, bool):
+        raise InputError(f"'timestamps' must be true or false, not {_type_name(timestamps)}.")
+    captions = raw.get("captions")
+    if captions is not None and (not isinstance(captions, str) or captions.strip().lower() not in CAPTIONS):
+        shown = captions if isinstance(captions, str) else _type_name(captions)
+        raise InputError(f"Unknown captions '{shown}'; use \"srt\" or \"vtt\" (or leave it out).")
+    markup.parse(text)  # malformed [pause:…] or [word](/…/) is refused now, before any G2P
+
     return SynthesisRequest(text=text, voices=voices, language=language, speed=float(speed),
-                            split_sentences=split, format=fmt.strip().lower(), removed_chars=removed)
+                            split_sentences=split, format=fmt.strip().lower(), removed_chars=removed,
+                            timestamps=timestamps, captions=captions.strip().lower() if captions else None)

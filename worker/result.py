@@ -12,12 +12,14 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
+from worker.captions import Word
 from worker.errors import KokoroError
 
 SAMPLE_RATE = 24_000
 OUTPUT_FIELDS = ("audio_base64", "message", "notes", "sample_rate", "duration_s", "format", "model",
-                 "voice", "language", "chunks")
-CHUNK_FIELDS = ("chunk", "text", "phonemes", "audio_base64", "format", "sample_rate", "duration_s", "note")
+                 "voice", "language", "chunks", "words", "captions")  # the last two when asked for
+CHUNK_FIELDS = ("chunk", "text", "phonemes", "audio_base64", "format", "sample_rate", "duration_s", "note",
+                "words")
 
 
 class OutputError(KokoroError):
@@ -33,6 +35,7 @@ class ChunkInfo:
     phonemes: str
     duration_s: float
     note: str = ""
+    words: tuple[Word, ...] | None = None  # times from the chunk's start (its pause included)
 
     def output(self) -> dict:
         return {"text": self.text, "phonemes": self.phonemes, "duration_s": round(self.duration_s, 3),
@@ -60,6 +63,8 @@ class Result:
     notes: tuple[str, ...] = ()
     elapsed_s: float = 0.0
     sample_rate: int = SAMPLE_RATE
+    words: tuple[Word, ...] | None = None  # over the whole audio; None: timings not asked for
+    captions: str | None = None  # SRT or WebVTT text, when asked for
 
     @property
     def phonemes(self) -> str:
@@ -77,8 +82,10 @@ class Result:
         values = {"audio_base64": _b64(data), "message": self.message(), "notes": list(self.notes),
                   "sample_rate": self.sample_rate, "duration_s": round(self.duration_s, 3), "format": fmt,
                   "model": self.model, "voice": self.voice, "language": self.language,
-                  "chunks": [c.output() for c in self.chunks]}
-        return {name: values[name] for name in OUTPUT_FIELDS}
+                  "chunks": [c.output() for c in self.chunks],
+                  "words": None if self.words is None else words_output(self.words),
+                  "captions": self.captions}
+        return {name: values[name] for name in OUTPUT_FIELDS if values[name] is not None}
 
     @classmethod
     def from_output(cls, output: object, fallback: Result, elapsed_s: float,
@@ -98,15 +105,36 @@ class Result:
                      language=str(output.get("language", fallback.language)),
                      duration_s=_seconds(output.get("duration_s")),
                      chunks=tuple(c for c in map(ChunkInfo.from_output, chunks) if c is not None),
-                     notes=tuple(str(n) for n in notes), elapsed_s=elapsed_s)
+                     notes=tuple(str(n) for n in notes), elapsed_s=elapsed_s,
+                     words=words_from_output(output.get("words")),
+                     captions=output["captions"] if isinstance(output.get("captions"), str) else None)
         return result, data, str(output.get("format") or fmt)
 
 
-def chunk_output(index: int, chunk: ChunkInfo, data: bytes, fmt: str) -> dict:
-    """One item of the streaming handler's output: a chunk and its own audio file."""
+def chunk_output(index: int, chunk: ChunkInfo, data: bytes, fmt: str, start_s: float = 0.0) -> dict:
+    """One item of the streaming handler's output: a chunk and its own audio file; its words (when
+    asked for) timed from the start of the whole job, the chunk starting at `start_s`."""
     values = {"chunk": index, **chunk.output(), "audio_base64": _b64(data), "format": fmt,
               "sample_rate": SAMPLE_RATE}
+    if chunk.words is not None:
+        values["words"] = words_output(shifted(chunk.words, start_s))
     return {name: values[name] for name in CHUNK_FIELDS if name in values}
+
+
+def shifted(words: tuple[Word, ...], by_s: float) -> tuple[Word, ...]:
+    return tuple(Word(w.text, w.start_s + by_s, w.end_s + by_s) for w in words)
+
+
+def words_output(words: tuple[Word, ...]) -> list[dict]:
+    return [{"text": w.text, "start_s": round(w.start_s, 3), "end_s": round(w.end_s, 3)} for w in words]
+
+
+def words_from_output(raw: object) -> tuple[Word, ...] | None:
+    """A worker's "words" read back; None when it sent none, entries that are not words skipped."""
+    if not isinstance(raw, list):
+        return None
+    return tuple(Word(str(w.get("text", "")), _seconds(w.get("start_s")), _seconds(w.get("end_s")))
+                 for w in raw if isinstance(w, dict))
 
 
 def _seconds(value: object) -> float:

@@ -187,6 +187,11 @@ def catalog_path(env: Env | None = None) -> str | None:
     return _env(env).get("KOKORO_CATALOG", "").strip() or None
 
 
+def lexicon_path(env: Env | None = None) -> str | None:
+    """KOKORO_LEXICON: a YAML pronunciation lexicon (worker/lexicon.py), or None."""
+    return _env(env).get("KOKORO_LEXICON", "").strip() or None
+
+
 def votes_path(env: Env | None = None):
     """Where the studio keeps its votes: KOKORO_VOTES_DB; else a Space's persistent /data; else
     the user's data folder."""
@@ -232,12 +237,14 @@ def start_up(program: str):
     """Start-up of the worker and the studio: the catalog loaded, every setting parsed, logging
     configured; a broken catalog or a bad setting ends the process with one line on stderr and
     exit code 1. Returns the catalog."""
+    from worker import lexicon
     from worker.catalog import default_catalog
     from worker.errors import KokoroError
 
     try:
         catalog = default_catalog()
         check_all(list(catalog.models))
+        lexicon.configured()  # a broken KOKORO_LEXICON stops start-up, not the first job
     except KokoroError as exc:  # catalog errors and SettingsError alike
         print(f"{program} cannot start: {exc}", file=sys.stderr)
         sys.exit(1)

@@ -1,0 +1,88 @@
+"""The pronunciation lexicon: per language, word → phonemes, from the YAML file KOKORO_LEXICON.
+
+    en-us:
+      Kokoro: kˈOkəɹO
+      RunPod: ɹˈʌnpɑd
+    ja:
+      鬼滅: kʲimetsɨ
+
+Language keys are catalog codes or aliases; words are matched whole and case-insensitively (CJK
+words anywhere), longest first, and become `[word](/phonemes/)` markup (worker/markup.py) before
+G2P, so a lexicon entry and inline markup are one mechanism. Read and validated once at start-up;
+any problem is one LexiconError naming the entry.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from worker import settings
+from worker.catalog import Catalog, default_catalog
+from worker.errors import SettingsError
+
+_WORD = r"^[^\[\]()/\n]{1,64}$"
+_PHONEMES = r"^[^\[\]()/\n]{1,200}$"
+
+
+class LexiconError(SettingsError):
+    """KOKORO_LEXICON names a file that cannot be read or is not a valid lexicon."""
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    word: str = Field(pattern=_WORD)
+    phonemes: str = Field(pattern=_PHONEMES)
+
+
+def validate(raw: object, catalog: Catalog, where: str = "The lexicon") -> dict[str, dict[str, str]]:
+    """{language code: {word: phonemes}} from a parsed YAML mapping; LexiconError for the first
+    problem, in one sentence."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise LexiconError(f"{where} must map languages to words, e.g. \"en-us: {{Kokoro: kˈOkəɹO}}\".")
+    out: dict[str, dict[str, str]] = {}
+    for language, words in raw.items():
+        code = catalog.language_code(str(language))
+        if code is None:
+            raise LexiconError(f"{where}: unknown language {language!r}; use one of {', '.join(catalog.languages)}.")
+        if not isinstance(words, dict):
+            raise LexiconError(f"{where}: {language} must map words to phonemes.")
+        for word, phonemes in words.items():
+            try:
+                entry = _Entry(word=str(word).strip(), phonemes=str(phonemes or "").strip())
+            except ValidationError as exc:
+                field = exc.errors()[0]["loc"][0]
+                raise LexiconError(f"{where}: {language}.{word}: the {field} must be 1 to "
+                                   f"{64 if field == 'word' else 200} characters without brackets, "
+                                   "parentheses, slashes or line breaks.") from None
+            out.setdefault(code, {})[entry.word] = entry.phonemes
+    return out
+
+
+def load(path: str | os.PathLike, catalog: Catalog | None = None) -> dict[str, dict[str, str]]:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LexiconError(f"Cannot read the lexicon {path} (KOKORO_LEXICON): {exc.strerror}.") from None
+    except yaml.YAMLError as exc:
+        raise LexiconError(f"The lexicon {path} (KOKORO_LEXICON) is not valid YAML: {exc}") from None
+    return validate(raw, catalog or default_catalog(), f"The lexicon {path}")
+
+
+@functools.lru_cache(maxsize=1)
+def configured() -> dict[str, dict[str, str]]:
+    """The lexicon KOKORO_LEXICON names, read once; empty when unset."""
+    path = settings.lexicon_path()
+    return load(path) if path else {}
+
+
+def to_yaml(entries: dict[str, dict[str, str]]) -> str:
+    """A lexicon file's text (the studio's export)."""
+    return yaml.safe_dump(entries, allow_unicode=True, sort_keys=True)

@@ -22,6 +22,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 SAMPLES_PER_FRAME = 600
+# The sound of a token starts about 3 frames (75 ms) before its frames do: measured on the real
+# weights, speech onsets after a silence came 50-75 ms before the aligned frame, and kokoro's own
+# timestamps (KPipeline.join_timestamps) move every word 3 frames earlier for the same reason.
+LEAD_FRAMES = 3
 SAMPLE_RATE = 24_000
 _SPEAKABLE = re.compile(r"[\w\ue000-\uf8ff]")  # private use: a pronounced word (worker/markup.py)
 _PUNCTUATION = set(';:,.!?¡¿—…"«»“”()')  # kokoro's punctuation symbols: pauses, not sounds
@@ -126,6 +130,6 @@ def seconds(spans_: Sequence[Span], phonemes: str, vocab: dict, durations: Seque
     frame_s = SAMPLES_PER_FRAME / SAMPLE_RATE
 
     def at(k: int) -> float:
-        return elapsed[min(token[k], len(elapsed) - 1)] * frame_s
+        return max(0, elapsed[min(token[k], len(elapsed) - 1)] - LEAD_FRAMES) * frame_s
 
     return [(s.text, at(s.start), at(s.end)) for s in spans_]

@@ -108,7 +108,7 @@ def test_generate_plays_and_downloads_the_chosen_format(page):
     choose(page, "Output format", "flac")
     page.get_by_label("Text").fill("Hello from the studio. This is a second sentence.")
     page.get_by_role("button", name="Generate").click()
-    link = page.locator("a[data-testid=download-link]")
+    link = page.locator("#download a[data-testid=download-link]")
     link.wait_for(timeout=SYNTH_TIMEOUT_MS)
     name = link.get_attribute("download")
     assert NAME.match(name), name
@@ -137,7 +137,7 @@ def test_empty_text_shows_an_error_toast_and_the_page_keeps_working(page):
     assert "Traceback" not in page.content()
     page.get_by_label("Text").fill("Fine.")
     page.get_by_role("button", name="Generate").click()
-    page.locator("a[data-testid=download-link]").wait_for(timeout=SYNTH_TIMEOUT_MS)
+    page.locator("#download a[data-testid=download-link]").wait_for(timeout=SYNTH_TIMEOUT_MS)
 
 
 def test_stop_ends_a_long_run(page):
@@ -147,7 +147,7 @@ def test_stop_ends_a_long_run(page):
     page.get_by_text(re.compile(r"Speaking · chunk \d+")).first.wait_for(timeout=SYNTH_TIMEOUT_MS)
     page.get_by_role("button", name="Stop").click()
     wait_until(lambda: "Stopped" in status_text(page), 30, "the run to stop")
-    assert page.locator("a[data-testid=download-link]").count() == 0
+    assert page.locator("#download a[data-testid=download-link]").count() == 0
 
 
 # --- the API key stays on the server ------------------------------------------------------------

@@ -300,7 +300,7 @@ def test_runpod_backend_shows_states_and_delivers_the_file(catalog, tmp_path):
     studio = Studio(RunPodBackend(lambda: client, catalog), catalog, out_dir=tmp_path)
     steps = list(studio.generate("Bonjour.", "fr", "ff_siwis", 1.25, False, "mp3"))
     assert client.inputs == [{"text": "Bonjour.", "voice": "ff_siwis", "language": "fr", "speed": 1.25,
-                              "split_sentences": False, "format": "mp3"}]  # exactly the worker's contract
+                              "split_sentences": False, "format": "mp3", "timestamps": True}]  # the worker's contract
     statuses = [out(s, "status") for s in steps if not is_skip(out(s, "status"))]
     assert any("In queue" in s for s in statuses) and any("chunk 1 of 1" in s for s in statuses)
     assert out(steps[-1], "audio") == wav  # the player gets the whole file at the end

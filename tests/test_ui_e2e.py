@@ -8,8 +8,10 @@ the callbacks directly, once through the page in chromium.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+import srt as srt_parser
 
 from loopback.cloud import LoopbackCloud
 from tests.ui_helpers import (PLANTED_KEY, ResponseLog, choose, running_app,
@@ -51,8 +53,12 @@ def test_callbacks_through_loopback_and_the_real_worker(stack, catalog, tmp_path
     assert len(jobs) == 1 and jobs[0]["status"] == "COMPLETED"
     sent = cloud.job(jobs[0]["id"])["input"]
     assert sent == {"text": "Hello there. A second sentence.", "voice": "am_michael", "language": "en-us",
-                    "speed": 1.1, "split_sentences": True, "format": "wav"}
-    assert set(sent) == set(FIELDS)  # exactly the worker's contract
+                    "speed": 1.1, "split_sentences": True, "format": "wav", "timestamps": True}
+    assert set(sent) <= set(FIELDS)  # the worker's contract
+    # The words came back from the worker: the page's captions and its SRT and VTT files
+    assert "A second sentence." in out(steps[-1], "captions")
+    subtitles = sorted(Path(p).suffix for p in out(steps[-1], "caption_files")["value"])
+    assert subtitles == [".srt", ".vtt"]
     statuses = " ".join(str(out(s, "status")) for s in steps)
     assert re.search(r"In (queue|progress)[^<]* · \d+ s", statuses), statuses
     files = [out(s, "file") for s in steps if isinstance(out(s, "file"), dict) and out(s, "file").get("value")]
@@ -80,7 +86,7 @@ def test_page_through_loopback_and_the_real_worker(stack, browser):
         page.get_by_label("Text").fill("Through the cloud and back. It works.")
         before = len(cloud.jobs())
         page.get_by_role("button", name="Generate").click()
-        link = page.locator("a[data-testid=download-link]")
+        link = page.locator("#download a[data-testid=download-link]")
         link.wait_for(timeout=180_000)
         assert re.match(r"^en-us_af_heart_\d{8}-\d{6}\.mp3$", link.get_attribute("download"))
         info = sound_info(page.request.get(link.get_attribute("href")).body())
@@ -90,6 +96,12 @@ def test_page_through_loopback_and_the_real_worker(stack, browser):
                    30, "the audio to play")
         assert "Done" in status_text(page)
         assert "RunPod job took" in page.locator("#details").inner_text()
+        # the words the worker timed: a transcript on the page, SRT and WebVTT to download
+        cues = page.get_by_role("table", name="Captions").inner_text()
+        assert "Through the cloud and back." in cues and "It works." in cues
+        srt_href = page.locator("#caption-files a[download$='.srt']").get_attribute("href")
+        parsed = list(srt_parser.parse(page.request.get(srt_href).text()))
+        assert " ".join(c.content for c in parsed).split() == "Through the cloud and back. It works.".split()
         jobs = cloud.jobs()[before:]
         assert [j["status"] for j in jobs] == ["COMPLETED"]
         assert cloud.job(jobs[0]["id"])["input"]["format"] == "mp3"

@@ -28,6 +28,7 @@ from ui.tabs import ab, audition, generate, history, leaderboard  # noqa: E402
 from ui.tabs.ab import ABDesk  # noqa: E402
 from ui.tabs.audition import Auditioner  # noqa: E402
 from ui.tabs.generate import Studio  # noqa: E402
+from ui.tabs.pronunciations import Pronouncer  # noqa: E402
 from ui.theme import CSS, HEAD, THEME  # noqa: E402
 
 log = logging.getLogger("kokoro.ui")
@@ -57,9 +58,11 @@ def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1,
                 f"{len(catalog.voices)} voices, with the open-weight Kokoro-82M model.</p></div>")
         gr.Markdown(banner, elem_id="backend")
         past = gr.State([])  # this session's history (ui/studio/history.py)
+        pronunciations = gr.State({})  # this session's {language: {word: phonemes}}
         with gr.Tabs() as tabs:
             with gr.Tab("Generate", id="generate", elem_id="generate-tab"):
-                generate.build(studio, catalog, language, past, concurrency)
+                generate.build(studio, catalog, language, past, concurrency, pronunciations,
+                               Pronouncer(clips, catalog, out_dir=studio.out_dir))
             with gr.Tab("A/B test", id="ab", elem_id="ab-tab"):
                 form, votes = ab.build(desk, catalog, language, past, concurrency)
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="leaderboard-tab") as board_tab:

@@ -30,6 +30,10 @@ CSS = """
 #generate { font-size: 1.1rem; }
 #model label { padding-left: 10px; padding-right: 10px; }
 #about { font-size: .85rem; opacity: .7; margin-top: 8px; }
+#captions { max-height: 260px; overflow-y: auto; }
+.captions { width: 100%; border-collapse: collapse; font-size: .92rem; }
+.captions td { padding: 3px 6px; vertical-align: top; border-bottom: 1px solid var(--border-color-primary); }
+.cue-time { white-space: nowrap; opacity: .65; font-variant-numeric: tabular-nums; width: 1%; }
 @media (max-width: 480px) {
   .tab-container button { padding: 0 7px !important; font-size: 13px !important; }
   #hero h1 { font-size: 1.8rem; }

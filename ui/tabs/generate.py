@@ -24,7 +24,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from worker import audio
+from worker import audio, markup
 from worker.catalog import Catalog, default_catalog
 from worker.errors import KokoroError
 from worker.request import FORMATS, SPEED_MAX, SPEED_MIN
@@ -34,13 +34,15 @@ from worker.settings import max_text_chars
 from ui import feedback
 from ui.backends.base import Backend, Finished, Piece, Status, Stopped, Tick
 from ui.feedback import UNEXPECTED
-from ui.studio import choices, files, history
+from ui.studio import choices, files, history, transcript
 from ui.studio.stops import StopFlags, session_of
+from ui.tabs import pronunciations as pronunciations_panel
+from ui.tabs.pronunciations import Pronouncer
 
 log = logging.getLogger("kokoro.ui")
 
 # generate() yields values for these outputs, in this order (`build` wires them the same way).
-OUTPUTS = ("audio", "file", "status", "details", "phonemes")
+OUTPUTS = ("audio", "file", "status", "details", "phonemes", "captions", "caption_files")
 # Gradio's streaming player encodes to AAC in one ffmpeg process that has emitted only part of a
 # chunk when that chunk's yield returns; the rest would ride on the next chunk's yield, so a
 # listener would always be one chunk behind synthesis. Empty audio yielded on the next ticks
@@ -69,10 +71,13 @@ def details_markdown(result: Result, took: str = "synthesized in", realtime: boo
 
 
 def _payload(text: str | None, voice: str | None, language: str | None, speed: float, split_sentences: bool,
-             fmt: str) -> dict:
-    """A worker job input from the form's (or the API's) values."""
-    return {"text": text or "", "voice": voice or "", "language": language or "", "speed": float(speed),
-            "split_sentences": bool(split_sentences), "format": fmt}
+             fmt: str, pronunciations: dict | None = None) -> dict:
+    """A worker job input from the form's (or the API's) values. The session's pronunciations travel
+    as markup in the text (worker/markup.py), so the local engine and a RunPod worker both apply them;
+    word times are always asked for: the page shows them as captions."""
+    text = markup.with_lexicon(text or "", (pronunciations or {}).get(language or "", {}))
+    return {"text": text, "voice": voice or "", "language": language or "", "speed": float(speed),
+            "split_sentences": bool(split_sentences), "format": fmt, "timestamps": True}
 
 
 def _phoneme_lines(result: Result) -> str:
@@ -118,8 +123,8 @@ class Studio:
 
     def generate(self, text: str | None, language: str, voice: str | None, speed: float,
                  split_sentences: bool, fmt: str, request: gr.Request | None = None,
-                 progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:
-        payload = _payload(text, voice, language, speed, split_sentences, fmt)
+                 pronunciations: dict | None = None, progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:
+        payload = _payload(text, voice, language, speed, split_sentences, fmt, pronunciations)
         with self._stops.running(request) as flag:
             yield from self._generate(payload, flag.is_set, progress, session_of(request))
 
@@ -132,10 +137,11 @@ class Studio:
             for event in events:
                 if not started:  # a fresh run: clear the previous run's file and details
                     started = True
-                    yield skip, gr.update(value=None, visible=False), skip, "", ""
+                    yield skip, gr.update(value=None, visible=False), skip, "", "", "", \
+                        gr.update(value=None, visible=False)
                 if isinstance(event, Status):
                     progress(event.fraction, desc=event.text)
-                    yield skip, skip, feedback.status(event.text), skip, skip
+                    yield skip, skip, feedback.status(event.text), skip, skip, skip, skip
                 elif isinstance(event, Piece):
                     if event.total:
                         label = f"Speaking · chunk {event.index + 1} of {event.total}"
@@ -143,11 +149,11 @@ class Studio:
                     else:  # G2P has not reached the end of a long text yet
                         label = f"Speaking · chunk {event.index + 1}"
                         progress(None, desc=label)
-                    yield audio.encode(event.samples, "wav"), skip, feedback.status(label), skip, skip
+                    yield audio.encode(event.samples, "wav"), skip, feedback.status(label), skip, skip, skip, skip
                     pumps = PUMPS
                 elif isinstance(event, Tick) and pumps > 0:
                     pumps -= 1
-                    yield _EMPTY_WAV, skip, skip, skip, skip  # see PUMPS
+                    yield _EMPTY_WAV, skip, skip, skip, skip, skip, skip  # see PUMPS
                 elif isinstance(event, Finished):
                     path = self._save(event)
                     self._made[session] = payload
@@ -157,17 +163,19 @@ class Studio:
                     # A streaming backend's player already has it all; otherwise the file comes now.
                     caps = self.backend.capabilities
                     player = skip if caps.streams else event.data
+                    subtitles = transcript.save(path, event.result)
                     yield (player, gr.update(value=str(path), visible=True), feedback.status("Done", "done"),
                            details_markdown(event.result, caps.timing_label, caps.model_time),
-                           _phoneme_lines(event.result))
+                           _phoneme_lines(event.result), transcript.html_of(event.result),
+                           gr.update(value=[str(p) for p in subtitles] or None, visible=bool(subtitles)))
         except Stopped as exc:
-            yield skip, skip, feedback.status(str(exc), "stopped"), skip, skip
+            yield skip, skip, feedback.status(str(exc), "stopped"), skip, skip, skip, skip
         except KokoroError as exc:
-            yield skip, skip, feedback.status(str(exc), "error"), skip, skip
+            yield skip, skip, feedback.status(str(exc), "error"), skip, skip, skip, skip
             raise gr.Error(feedback.message(exc), title="Cannot synthesize", print_exception=False) from None
         except Exception:
             log.exception("Synthesis failed in the studio")  # the traceback stays in the server log
-            yield skip, skip, feedback.status(UNEXPECTED, "error"), skip, skip
+            yield skip, skip, feedback.status(UNEXPECTED, "error"), skip, skip, skip, skip
             raise gr.Error(UNEXPECTED, print_exception=False) from None
 
     def api_generate(self, text: str, voice: str = "af_heart", language: str = "en-us", speed: float = 1.0,
@@ -205,8 +213,9 @@ class Studio:
                           finished.data)
 
 
-def build(studio: Studio, catalog: Catalog, language: str, past: gr.State, concurrency: int) -> None:
-    """One text, one voice: streamed playback, a download in the chosen format."""
+def build(studio: Studio, catalog: Catalog, language: str, past: gr.State, concurrency: int,
+          pronunciations: gr.State, pronouncer: Pronouncer) -> None:
+    """One text, one voice: streamed playback, a download in the chosen format, captions."""
     models = choices.model_choices(catalog, language)
     with gr.Row(equal_height=False, elem_id="studio"):
         with gr.Column(scale=7, elem_id="inputs"):
@@ -227,6 +236,8 @@ def build(studio: Studio, catalog: Catalog, language: str, past: gr.State, concu
                 fmt = gr.Dropdown(list(FORMATS), value="wav", label="Output format", scale=2,
                                   filterable=False)
             split = gr.Checkbox(True, label="Split sentences (one chunk per sentence)")
+            with gr.Accordion("Pronunciations", open=False, elem_id="pronunciations-panel"):
+                pronunciations_panel.build(pronouncer, pronunciations, language_dd)
             with gr.Row():
                 generate_btn = gr.Button("Generate", variant="primary", size="lg", scale=3,
                                          elem_id="generate")
@@ -240,6 +251,10 @@ def build(studio: Studio, catalog: Catalog, language: str, past: gr.State, concu
                              elem_id="status")
             details = gr.Markdown("", elem_id="details")
             download = gr.File(label="Download", interactive=False, visible=False, elem_id="download")
+            caption_files = gr.File(label="Captions (SRT, WebVTT)", file_count="multiple", interactive=False,
+                                    visible=False, elem_id="caption-files")
+            with gr.Accordion("Captions", open=True):
+                captions = gr.HTML("", elem_id="captions")
             with gr.Accordion("Phonemes", open=False):
                 phonemes = gr.Textbox(label="Phonemes used (one line per chunk)", lines=4,
                                       max_lines=12, interactive=False, buttons=["copy"],
@@ -251,8 +266,9 @@ def build(studio: Studio, catalog: Catalog, language: str, past: gr.State, concu
     model_radio.input(studio.on_model, [language_dd, model_radio, voice_dd], voice_dd,
                       api_visibility="private", queue=False)
     generate_btn.click(
-        studio.generate, [text_box, language_dd, voice_dd, speed, split, fmt],
-        [player, download, status, details, phonemes], api_name="generate_page", api_visibility="private",
+        studio.generate, [text_box, language_dd, voice_dd, speed, split, fmt, pronunciations],
+        [player, download, status, details, phonemes, captions, caption_files], api_name="generate_page",
+        api_visibility="private",
         concurrency_limit=concurrency, concurrency_id="synthesis", show_progress_on=[status],
     ).then(studio.remember, [download, past], past,
            queue=False, api_visibility="private")

@@ -45,7 +45,8 @@ def test_callbacks_through_loopback_and_the_real_worker(stack, catalog, tmp_path
     def client() -> RunPodClient:
         return RunPodClient(ENDPOINT, PLANTED_KEY, api_base=cloud.url, timeout_s=120.0, poll_interval_s=0.2)
 
-    studio = Studio(RunPodBackend(client, catalog), catalog, out_dir=tmp_path)
+    # stream=True, as RUNPOD_STREAM's default: a worker that does not stream still gives its file
+    studio = Studio(RunPodBackend(client, catalog, stream=True), catalog, out_dir=tmp_path)
     before = len(cloud.jobs())
     steps = list(studio.generate("Hello there. A second sentence.", "en-us", "am_michael", 1.1, True, "wav"))
 
@@ -54,6 +55,7 @@ def test_callbacks_through_loopback_and_the_real_worker(stack, catalog, tmp_path
     sent = cloud.job(jobs[0]["id"])["input"]
     assert sent == {"text": "Hello there. A second sentence.", "voice": "am_michael", "language": "en-us",
                     "speed": 1.1, "split_sentences": True, "format": "wav", "timestamps": True}
+    assert out(steps[-1], "audio")  # nothing streamed: the player gets the whole file
     assert set(sent) <= set(FIELDS)  # the worker's contract
     # The words came back from the worker: the page's captions and its SRT and VTT files
     assert "A second sentence." in out(steps[-1], "captions")
@@ -104,7 +106,7 @@ def test_page_through_loopback_and_the_real_worker(stack, browser):
         assert " ".join(c.content for c in parsed).split() == "Through the cloud and back. It works.".split()
         jobs = cloud.jobs()[before:]
         assert [j["status"] for j in jobs] == ["COMPLETED"]
-        assert cloud.job(jobs[0]["id"])["input"]["format"] == "mp3"
+        assert cloud.job(jobs[0]["id"])["input"]["format"] == "wav"  # RUNPOD_STREAM on: WAV out, MP3 made here
         assert responses.containing(PLANTED_KEY) == [] and len(responses.bodies) > 10
         assert PLANTED_KEY not in page.content()
         assert PLANTED_KEY not in app.log()

@@ -167,6 +167,7 @@ class RunPod:
     endpoint_id: str
     api_key: str = field(repr=False)
     api_base: str = DEFAULT_API_BASE
+    stream: bool = True  # follow jobs on /stream (RUNPOD_STREAM; "false": /status only)
 
     @property
     def missing(self) -> list[str]:
@@ -179,7 +180,10 @@ def runpod(env: Env | None = None) -> RunPod:
     base = env.get("RUNPOD_API_BASE", "").strip().rstrip("/") or DEFAULT_API_BASE
     if not re.match(r"https?://\S+$", base):
         raise SettingsError(f"RUNPOD_API_BASE={_shown(base)} is not an http(s) URL.")
-    return RunPod(env.get("RUNPOD_ENDPOINT_ID", "").strip(), env.get("RUNPOD_API_KEY", "").strip(), base)
+    # Unset means on: a worker that does not stream still answers through /stream (README).
+    stream = "RUNPOD_STREAM" not in env or env_flag("RUNPOD_STREAM", env)
+    return RunPod(env.get("RUNPOD_ENDPOINT_ID", "").strip(), env.get("RUNPOD_API_KEY", "").strip(), base,
+                  stream)
 
 
 def catalog_path(env: Env | None = None) -> str | None:

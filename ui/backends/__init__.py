@@ -70,5 +70,5 @@ def backend_from_env(env: Mapping[str, str] | None = None, engine=None) -> Backe
         return MisconfiguredBackend(f"The RunPod backend is selected but {' and '.join(missing)} "
                                     f"{'is' if len(missing) == 1 else 'are'} not set.")
     return RunPodBackend(lambda: RunPodClient(where.endpoint_id, where.api_key, where.api_base,
-                                              timeout_s=RUNPOD_TIMEOUT_S))
+                                              timeout_s=RUNPOD_TIMEOUT_S), stream=where.stream)
 

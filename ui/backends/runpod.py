@@ -1,7 +1,7 @@
 """RunPod synthesis for the studio: the worker's job input sent through ui/backends/runpod_client.py.
 
-The job input is exactly the worker's contract {text, voice, language, speed, split_sentences,
-format}, checked first with the worker's own `parse_request` (bad input never bills a job). The
+The job input is the worker's contract {text, voice, language, speed, split_sentences, format,
+timestamps}, checked first with the worker's own `parse_request` (bad input never bills a job). The
 client runs in a thread; its status polls become `Status` events ("In queue · 3 s",
 "In progress · chunk 2 of 5 · 7 s"). Only the client factory holds the API key.
 """
@@ -18,6 +18,7 @@ from worker.catalog import Catalog, default_catalog
 from worker.request import SynthesisRequest, parse_request
 from worker.result import OutputError, Result
 
+from ui.backends import streamed
 from ui.backends.base import Capabilities, Event, Finished, Status, StopCheck, Stopped
 from ui.backends.runpod_client import RunPodClient, RunPodError
 
@@ -43,16 +44,19 @@ def runpod_status(state: str, elapsed_s: float, progress: object = None) -> Stat
 
 
 class RunPodBackend:
-    """Jobs on a RunPod Serverless endpoint: whole files at the end, many at once (each job its
-    own worker), Cancel cancels the remote job."""
+    """Jobs on a RunPod Serverless endpoint, many at once (each job its own worker), Cancel cancels
+    the remote job. `stream` (RUNPOD_STREAM, on unless "false"): jobs are followed on /stream, so a
+    worker running KOKORO_STREAM=true plays chunk by chunk; a worker that does not stream still
+    answers with its whole file. Off: /status only, the whole file at the end."""
 
-    capabilities = Capabilities(kind="runpod", streams=False, parallel_clips=4, batches=False,
-                                stop_label="Cancel", timing_label="RunPod job took", model_time=False,
-                                page_jobs=16)  # jobs only wait on HTTP here
-
-    def __init__(self, client_factory: Callable[[], RunPodClient], catalog: Catalog | None = None):
+    def __init__(self, client_factory: Callable[[], RunPodClient], catalog: Catalog | None = None,
+                 stream: bool = False):
         self._client_factory = client_factory  # builds a client per job; only it holds the key
         self.catalog = catalog or default_catalog()
+        self.stream = stream
+        self.capabilities = Capabilities(kind="runpod", streams=stream, parallel_clips=4, batches=False,
+                                         stop_label="Cancel", timing_label="RunPod job took",
+                                         model_time=False, page_jobs=16)  # jobs only wait on HTTP here
 
     def warm_up(self, models: list[str]) -> None:
         pass  # the endpoint's workers load their models themselves
@@ -66,11 +70,15 @@ class RunPodBackend:
         client = self._client_factory()
         updates: queue.Queue = queue.Queue()
         closed = threading.Event()  # set when the page stops listening (Stop, tab closed)
+        # Streamed chunks travel as WAV and the file is encoded once here, in the format asked for.
+        job = {**payload, "format": "wav"} if self.stream else payload
+        items: list[dict] = []
 
         def work() -> None:
             try:
-                output = client.run(payload, on_update=lambda *u: updates.put(("update", u)),
-                                    should_cancel=lambda: closed.is_set() or should_stop())
+                follow = {"on_item": lambda item: updates.put(("item", item))} if self.stream else {}
+                output = client.run(job, on_update=lambda *u: updates.put(("update", u)),
+                                    should_cancel=lambda: closed.is_set() or should_stop(), **follow)
                 updates.put(("done", output))
             except BaseException as exc:  # handed to the page's thread, which words it
                 updates.put(("error", exc))
@@ -91,15 +99,29 @@ class RunPodBackend:
                     continue
                 if kind == "update":
                     yield runpod_status(*value)
+                elif kind == "item":
+                    items.append(value)
+                    yield _piece(value)
                 elif kind == "error":
                     if isinstance(value, RunPodError) and (closed.is_set() or should_stop()):
                         raise Stopped("Cancelled; the RunPod job was cancelled too.")
                     raise value
+                elif value is None:  # the job streamed: its chunks are the result
+                    yield streamed.finished(items, request, time.monotonic() - started)
+                    return
                 else:
-                    yield _finished(value, request, time.monotonic() - started)
+                    finished = _finished(value, request, time.monotonic() - started)
+                    yield streamed.in_format(finished, request.format) if self.stream else finished
                     return
         finally:
             closed.set()  # the worker thread then cancels a job still running
+
+
+def _piece(item: dict):
+    try:
+        return streamed.piece(item)
+    except OutputError as exc:
+        raise RunPodError(str(exc)) from None
 
 
 def _finished(output: dict, request: SynthesisRequest, elapsed_s: float) -> Finished:

@@ -121,25 +121,44 @@ class RunPodClient:
         return self._call("GET", "/health")
 
     def run(self, input: dict, on_update: Callable[[str, float, Any], None] | None = None,  # noqa: A002
-            should_cancel: Callable[[], bool] | None = None) -> dict:
-        """Submit, poll until the job ends, return its output dict; raise RunPodError otherwise."""
+            should_cancel: Callable[[], bool] | None = None,
+            on_item: Callable[[dict], None] | None = None) -> dict | None:
+        """Submit, poll until the job ends, return its output dict; raise RunPodError otherwise.
+
+        With `on_item` the job is followed on /stream: each item a streaming worker yields goes to
+        `on_item` as it arrives, and a job that streamed returns None. A worker that does not stream
+        yields nothing there (or, on RunPod, its whole output as one item, returned as the output)."""
         start = time.monotonic()
         deadline = start + self.timeout_s
         job_id = self.submit(input)
         state = "IN_QUEUE"
+        route = "stream" if on_item is not None else "status"
+        streamed = False
         try:
             while True:
                 if should_cancel is not None and should_cancel():
                     raise RunPodCancelledError("The request was cancelled.")
                 if time.monotonic() >= deadline:
                     raise RunPodError(f"RunPod did not finish the job within {self.timeout_s:g} s.")
-                body = self._call("GET", f"/status/{quote(job_id, safe='')}", job_id=job_id,
+                body = self._call("GET", f"/{route}/{quote(job_id, safe='')}", job_id=job_id,
                                   deadline=deadline)
                 state = str(body.get("status", ""))
+                if on_item is not None:
+                    for item in body.get("stream") or ():
+                        output = item.get("output") if isinstance(item, dict) else None
+                        if isinstance(output, dict) and "chunk" not in output and "error" not in output:
+                            return output  # a worker that does not stream: its whole result
+                        if isinstance(output, dict):
+                            streamed = True
+                            on_item(output)
                 if on_update is not None:
                     progress = body.get("output") if state == "IN_PROGRESS" else None
                     on_update(state, time.monotonic() - start, progress)
                 if state not in _RUNNING:
+                    if state == "COMPLETED" and streamed:
+                        return None
+                    if route == "stream" and state == "COMPLETED":  # nothing streamed: read the result
+                        body = self.status(job_id)
                     return self._finished(job_id, state, body)
                 self._nap(min(self.poll_interval_s, max(0.0, deadline - time.monotonic())), should_cancel)
         except BaseException:

@@ -132,7 +132,7 @@ class Studio:
         skip = gr.skip()
         try:
             events = self.backend.run(payload, should_stop)
-            started = False
+            started = played = False
             pumps = 0
             for event in events:
                 if not started:  # a fresh run: clear the previous run's file and details
@@ -150,7 +150,7 @@ class Studio:
                         label = f"Speaking · chunk {event.index + 1}"
                         progress(None, desc=label)
                     yield audio.encode(event.samples, "wav"), skip, feedback.status(label), skip, skip, skip, skip
-                    pumps = PUMPS
+                    pumps, played = PUMPS, True
                 elif isinstance(event, Tick) and pumps > 0:
                     pumps -= 1
                     yield _EMPTY_WAV, skip, skip, skip, skip, skip, skip  # see PUMPS
@@ -160,9 +160,9 @@ class Studio:
                     self._made.move_to_end(session)
                     while len(self._made) > 1000:
                         self._made.popitem(last=False)
-                    # A streaming backend's player already has it all; otherwise the file comes now.
+                    # A player fed chunk by chunk already has it all; otherwise the file comes now.
                     caps = self.backend.capabilities
-                    player = skip if caps.streams else event.data
+                    player = skip if played else event.data
                     subtitles = transcript.save(path, event.result)
                     yield (player, gr.update(value=str(path), visible=True), feedback.status("Done", "done"),
                            details_markdown(event.result, caps.timing_label, caps.model_time),

@@ -29,6 +29,7 @@ def test_pauses_split_the_text_and_merge_at_the_edges():
     ("Wait [pause:abc] now", "is not a pause"),
     ("Wait [pause: 2 minutes] now", "is not a pause"),
     ("Wait [pause:11s] now", "longer than 10 s"),
+    ("Wait [pause:10s]" * 7, "add up to 70 s"),
     ("Say [word](/wɜːd) now", "is not a pronunciation"),
     ("Say [word](wɜːd/) now", "is not a pronunciation"),
     ("Say [word](//) now", "is not a pronunciation"),

@@ -28,6 +28,7 @@ NOT_HERE = f"cuda:{torch.cuda.device_count() if torch.cuda.is_available() else 0
     ("KOKORO_CLIP_CACHE_MB", "-5", "KOKORO_CLIP_CACHE_MB='-5' is not a size in MB"),
     ("KOKORO_SKIP_WARMUP", "maybe", "KOKORO_SKIP_WARMUP='maybe' is not a switch"),
     ("KOKORO_PRECISION", "fast", "KOKORO_PRECISION='fast' is not a precision: use auto, fp32 or bf16."),
+    ("RUNPOD_STREAM", "sometimes", "RUNPOD_STREAM='sometimes' is not a switch"),
 ])
 def test_each_bad_setting_is_one_sentence_naming_it(name, value, message):
     with pytest.raises(SettingsError) as caught:
@@ -44,6 +45,8 @@ def test_good_values_parse_one_way_for_every_reader():
     assert settings.env_flag("KOKORO_SKIP_WARMUP", env) and not settings.env_flag("KOKORO_STREAM", env)
     assert settings.concurrency(env) == 4 and settings.megabytes("KOKORO_SERVED_MB", 512, env) == 1572864
     assert settings.max_text_chars({}) == settings.DEFAULT_MAX_CHARS
+    # RUNPOD_STREAM: on unless switched off (a worker that does not stream answers on /stream too)
+    assert settings.runpod({}).stream and not settings.runpod({"RUNPOD_STREAM": "false"}).stream
 
 
 def _start(program: str, tmp_path, **env: str) -> subprocess.CompletedProcess:

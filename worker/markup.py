@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from worker.errors import InputError
 
 MAX_PAUSE_S = 10.0
+MAX_TOTAL_PAUSE_S = 60.0  # 800 ten-second pauses fit in a 10,000-character text: 2 h of silence
 _FIRST = 0xE000  # placeholders: the private-use area, which no G2P reads and no user types
 _PRIVATE = re.compile("[\ue000-\uf8ff]")
 _PAUSE = re.compile(r"\[pause:\s*(\d+(?:\.\d+)?)\s*(s|ms)\s*\]", re.IGNORECASE)
@@ -105,7 +106,11 @@ def parse(text: str) -> Script:
         if merged and not merged[-1].text.strip():
             section = Section(section.text, merged.pop().pause_before_s + section.pause_before_s)
         merged.append(section)
-    return Script(tuple(merged), tuple(said))
+    script = Script(tuple(merged), tuple(said))
+    if script.pause_s > MAX_TOTAL_PAUSE_S:
+        raise InputError(f"The text's pauses add up to {script.pause_s:g} s; at most {MAX_TOTAL_PAUSE_S:g} s "
+                         "of pauses are allowed in one job.")
+    return script
 
 
 def phonemize(text: str, g2p: Callable[[str], str], script: Script) -> str:

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from worker import settings
-from worker.errors import CatalogError
+from worker.errors import CatalogError, KokoroError
 
 DEFAULT_PATH = Path(__file__).resolve().parent.parent / "voices.yaml"
 
@@ -130,15 +130,20 @@ def _first_error(exc: ValidationError, raw: dict) -> str:
     return f"{where}: {msg}" if where else msg
 
 
+def read_yaml(path: Path, what: str, error: type[KokoroError]) -> object:
+    """A YAML file's content; an unreadable or malformed file is one `error` naming `what` it is."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise error(f"Cannot read {what} {path}: {exc.strerror}.") from None
+    except yaml.YAMLError as exc:
+        raise error(f"{what[0].upper()}{what[1:]} {path} is not valid YAML: {exc}") from None
+
+
 def load_catalog(path: str | os.PathLike | None = None) -> Catalog:
     """Read and validate the catalog; any problem becomes one CatalogError naming the bad entry."""
     path = Path(path or settings.catalog_path() or DEFAULT_PATH)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CatalogError(f"Cannot read the voice catalog {path}: {exc.strerror}.") from None
-    except yaml.YAMLError as exc:
-        raise CatalogError(f"The voice catalog {path} is not valid YAML: {exc}") from None
+    raw = read_yaml(path, "the voice catalog", CatalogError)
     if not isinstance(raw, dict):
         raise CatalogError(f"The voice catalog {path} must be a mapping with models, languages, voices.")
     try:

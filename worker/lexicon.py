@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from worker import settings
-from worker.catalog import Catalog, default_catalog
+from worker.catalog import Catalog, default_catalog, read_yaml
 from worker.errors import SettingsError
 
 _WORD = r"^[^\[\]()/\n]{1,64}$"
@@ -67,12 +67,7 @@ def validate(raw: object, catalog: Catalog, where: str = "The lexicon") -> dict[
 
 def load(path: str | os.PathLike, catalog: Catalog | None = None) -> dict[str, dict[str, str]]:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LexiconError(f"Cannot read the lexicon {path} (KOKORO_LEXICON): {exc.strerror}.") from None
-    except yaml.YAMLError as exc:
-        raise LexiconError(f"The lexicon {path} (KOKORO_LEXICON) is not valid YAML: {exc}") from None
+    raw = read_yaml(path, "the lexicon", LexiconError)
     return validate(raw, catalog or default_catalog(), f"The lexicon {path}")
 
 

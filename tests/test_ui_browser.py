@@ -177,7 +177,7 @@ def test_runpod_key_never_reaches_the_browser(browser, runpod_app, cloud):
         toast = page.locator("[data-testid=toast-body]")
         toast.first.wait_for()
         assert "The RunPod worker failed" in toast.first.inner_text()
-        cloud.add_fault("status", code=418, on="status", error=f"teapot saw {PLANTED_KEY}")
+        cloud.add_fault("status", code=418, on="stream", error=f"teapot saw {PLANTED_KEY}")  # RUNPOD_STREAM
         page.get_by_role("button", name="Generate").click()
         # Gradio groups toasts of one kind into one body, listing each message.
         wait_until(lambda: "HTTP 418" in " ".join(toast.all_inner_texts()), 30, "the second error")

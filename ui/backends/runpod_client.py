@@ -157,8 +157,9 @@ class RunPodClient:
                 if state not in _RUNNING:
                     if state == "COMPLETED" and streamed:
                         return None
-                    if route == "stream" and state == "COMPLETED":  # nothing streamed: read the result
+                    if route == "stream":  # the result or the error text is on /status
                         body = self.status(job_id)
+                        state = str(body.get("status", state))
                     return self._finished(job_id, state, body)
                 self._nap(min(self.poll_interval_s, max(0.0, deadline - time.monotonic())), should_cancel)
         except BaseException:

@@ -95,3 +95,26 @@ def test_the_panel_in_a_browser(browser, local_studio):
         page.screenshot(path=str(ARTIFACTS / "captions.png"), full_page=True)
     finally:
         context.close()
+
+
+MINE = {"en-us": {"Kokoro": "kˈOkəɹO"}}
+
+
+def _texts_made(clips: ClipMaker) -> set[str]:
+    return {key.text for key in clips.cache._clips}
+
+
+def test_ab_and_audition_apply_the_sessions_pronunciations_too(engine, catalog, tmp_path):
+    from ui.tabs.ab import ABDesk
+    from ui.tabs.audition import Auditioner
+
+    clips = ClipMaker(LocalBackend(engine), catalog)
+    desk = ABDesk(clips, catalog, votes_path=tmp_path / "votes.db", out_dir=tmp_path / "out")
+    rnd = desk.compare("en-us", "Kokoro speaks.", "af_heart", 1.0, "am_adam", 1.0, False, [], MINE,
+                       progress=lambda *a, **k: None)[-2]
+    assert rnd.text == "Kokoro speaks."  # the round and the history show what the user wrote
+    assert _texts_made(clips) == {"[Kokoro](/kˈOkəɹO/) speaks."}
+    auditioner = Auditioner(clips, catalog, out_dir=tmp_path / "out")
+    list(auditioner.audition("Kokoro listens.", ["af_heart"], "en-us", 1.0, [], None, MINE,
+                             progress=lambda *a, **k: None))
+    assert "[Kokoro](/kˈOkəɹO/) listens." in _texts_made(clips)

@@ -64,11 +64,11 @@ def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1,
                 generate.build(studio, catalog, language, past, concurrency, pronunciations,
                                Pronouncer(clips, catalog, out_dir=studio.out_dir))
             with gr.Tab("A/B test", id="ab", elem_id="ab-tab"):
-                form, votes = ab.build(desk, catalog, language, past, concurrency)
+                form, votes = ab.build(desk, catalog, language, past, concurrency, pronunciations)
             with gr.Tab("Leaderboard", id="leaderboard", elem_id="leaderboard-tab") as board_tab:
                 leaderboard.build(desk, catalog, language, board_tab, votes, form.language)
             with gr.Tab("Audition", id="audition", elem_id="audition-tab"):
-                audition.build(auditioner, desk, catalog, language, past, tabs, form, concurrency)
+                audition.build(auditioner, desk, catalog, language, past, tabs, form, concurrency, pronunciations)
             with gr.Tab("History", id="history", elem_id="history-tab"):
                 history.build(past)
         build_api(studio, concurrency)

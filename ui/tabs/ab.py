@@ -36,6 +36,7 @@ from ui.studio.clips import Clip, ClipMaker, worker_count
 from ui.studio.ratings import OUTCOMES
 from ui.studio.rounds import Round, RoundBook, Side, VoteRefused, draw_pair, side_label
 from ui.studio.votes import AlreadyVoted, Vote, VoteStore
+from ui.tabs.pronunciations import applied
 
 OUTCOME_WORDS = {"a": "A is better", "b": "B is better", "tie": "a tie", "bad": "both bad"}
 
@@ -100,13 +101,14 @@ class ABDesk:
 
     def compare(self, language: str, text: str | None, voice_a: str | None, speed_a: float,
                 voice_b: str | None, speed_b: float, blind: bool, past: list | None,
-                progress: gr.Progress = gr.Progress()):
+                pronunciations: dict | None = None, progress: gr.Progress = gr.Progress()):
         """Both clips of the text. Outputs: voice A, voice B, players A and B, status, 4 vote
         buttons, reveal, round, history."""
         specs = [(voice_a or "", float(speed_a)), (voice_b or "", float(speed_b))]
         if blind:
             self.rng.shuffle(specs)
-        payloads = [{"text": text or "", "voice": v, "language": language, "speed": s, "format": "wav"}
+        spoken = applied(text, language, pronunciations)  # the session's Pronunciations
+        payloads = [{"text": spoken, "voice": v, "language": language, "speed": s, "format": "wav"}
                     for v, s in specs]
         made: list[Clip | None] = [None, None]
         progress(0.0, desc="Synthesizing A and B…")
@@ -146,7 +148,8 @@ class ABDesk:
         return paths
 
     def next_pair(self, language: str, text: str | None, pool: list[str] | None, speed_a: float,
-                  speed_b: float, blind: bool, past: list | None, progress: gr.Progress = gr.Progress()):
+                  speed_b: float, blind: bool, past: list | None, pronunciations: dict | None = None,
+                  progress: gr.Progress = gr.Progress()):
         """A fresh pair from the pool (empty pool: every voice of the language), then `compare`
         (same outputs)."""
         voices = list(pool or []) or [v.id for v in self.catalog.voices_for(language)]
@@ -155,7 +158,8 @@ class ABDesk:
             a, b = draw_pair(voices, counts, self.rng)
         except InputError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        outputs = list(self.compare(language, text, a, speed_a, b, speed_b, blind, past, progress))
+        outputs = list(self.compare(language, text, a, speed_a, b, speed_b, blind, past, pronunciations,
+                                    progress=progress))
         if blind:
             outputs[4] = feedback.status(f"A blind pair from a pool of {len(set(voices))}: "
                                          "the voices are hidden until you vote. Play both clips.")
@@ -246,7 +250,8 @@ class ABForm:
     speed_b: gr.Slider
 
 
-def build(desk: ABDesk, catalog: Catalog, language: str, past: gr.State, concurrency: int) -> tuple[ABForm, list]:
+def build(desk: ABDesk, catalog: Catalog, language: str, past: gr.State, concurrency: int,
+          pronunciations: gr.State) -> tuple[ABForm, list]:
     """The A/B tab; returns its form and the events after which the leaderboard should refresh."""
     offered = choices.voice_choices(catalog, language)
     ids = [vid for _, vid in offered]
@@ -287,9 +292,10 @@ def build(desk: ABDesk, catalog: Catalog, language: str, past: gr.State, concurr
     round_outputs = [voice_a, voice_b, player_a, player_b, status, *buttons, reveal, round_state, past]
     synth = dict(concurrency_limit=concurrency, concurrency_id="synthesis", api_visibility="private",
                  show_progress_on=[status])
-    compare_btn.click(desk.compare, [lang, text, voice_a, speed_a, voice_b, speed_b, blind, past],
+    compare_btn.click(desk.compare, [lang, text, voice_a, speed_a, voice_b, speed_b, blind, past, pronunciations],
                       round_outputs, **synth)
-    next_btn.click(desk.next_pair, [lang, text, pool, speed_a, speed_b, blind, past], round_outputs, **synth)
+    next_btn.click(desk.next_pair, [lang, text, pool, speed_a, speed_b, blind, past, pronunciations],
+                   round_outputs, **synth)
     for index, player in enumerate((player_a, player_b)):
         player.play(partial(desk.played, index), round_state, [status, *buttons],
                     queue=False, api_visibility="private")

@@ -23,6 +23,7 @@ from ui.studio import choices, files, history
 from ui.studio.clips import ClipMaker, worker_count
 from ui.studio.stops import StopFlags
 from ui.tabs.ab import ABDesk, ABForm
+from ui.tabs.pronunciations import applied
 
 ANY = "Any"
 GRADE_FILTERS = {"Any grade": None, "A range": "A", "B or better": "B", "C or better": "C",
@@ -83,7 +84,8 @@ class Auditioner:
         return choices.text_after_language_change(self.catalog, language, text)
 
     def audition(self, text: str | None, voices: list[str] | None, language: str, speed: float,
-                 past: list | None, request: gr.Request | None = None, progress: gr.Progress = gr.Progress()):
+                 past: list | None, request: gr.Request | None = None, pronunciations: dict | None = None,
+                 progress: gr.Progress = gr.Progress()):
         """One clip per selected voice, in the selection's order as they arrive.
 
         Yields (results, status, history); `results` is a list of dicts the page renders as players:
@@ -92,16 +94,17 @@ class Auditioner:
         if not voices:
             raise gr.Error("Select at least one voice to audition.", print_exception=False)
         with self._stops.running(request) as flag:
-            yield from self._audition(text or "", voices, language, float(speed), past, flag.is_set, progress)
+            yield from self._audition(text or "", voices, language, float(speed), past, flag.is_set, progress,
+                                      pronunciations)
 
     def _audition(self, text: str, voices: list[str], language: str, speed: float, past: list | None,
-                  should_stop, progress):
+                  should_stop, progress, pronunciations: dict | None = None):
         payloads = []
         for vid in voices:
             voice = self.catalog.voice(vid)
             lang = language if language != ANY else (voice.language if voice else "en-us")
-            payloads.append({"text": text or "", "voice": vid, "language": lang, "speed": float(speed),
-                             "format": "wav"})
+            payloads.append({"text": applied(text, lang, pronunciations), "voice": vid, "language": lang,
+                             "speed": float(speed), "format": "wav"})
         results: list[dict | None] = [None] * len(voices)
         done = 0
         progress(0.0, desc=f"0 of {len(voices)} voices")
@@ -139,7 +142,7 @@ def _count(n: int) -> str:
 
 
 def build(auditioner: Auditioner, desk: ABDesk, catalog: Catalog, language: str, past: gr.State,
-                   tabs: gr.Tabs, form: ABForm, concurrency: int) -> None:
+          tabs: gr.Tabs, form: ABForm, concurrency: int, pronunciations: gr.State) -> None:
     voices = filtered(catalog, language)
     ids = [v.id for v in voices]
     with gr.Row():
@@ -187,7 +190,7 @@ def build(auditioner: Auditioner, desk: ABDesk, catalog: Catalog, language: str,
     for control in filters:
         control.input(auditioner.on_filter, filters, [catalog_table, selected, count], **quiet)
     lang.input(auditioner.on_language, [lang, sentence], sentence, **quiet)
-    run_btn.click(auditioner.audition, [sentence, selected, lang, speed, past], [results, status, past],
+    run_btn.click(auditioner.audition, [sentence, selected, lang, speed, past, pronunciations], [results, status, past],
                   concurrency_limit=concurrency, concurrency_id="synthesis", api_visibility="private",
                   show_progress_on=[status])
     stop_btn.click(auditioner.stop, None, None, **quiet)

@@ -24,7 +24,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from worker import audio, markup
+from worker import audio
 from worker.catalog import Catalog, default_catalog
 from worker.errors import KokoroError
 from worker.request import FORMATS, SPEED_MAX, SPEED_MIN
@@ -75,8 +75,7 @@ def _payload(text: str | None, voice: str | None, language: str | None, speed: f
     """A worker job input from the form's (or the API's) values. The session's pronunciations travel
     as markup in the text (worker/markup.py), so the local engine and a RunPod worker both apply them;
     word times are always asked for: the page shows them as captions."""
-    text = markup.with_lexicon(text or "", (pronunciations or {}).get(language or "", {}))
-    return {"text": text, "voice": voice or "", "language": language or "", "speed": float(speed),
+    return {"text": pronunciations_panel.applied(text, language, pronunciations), "voice": voice or "", "language": language or "", "speed": float(speed),
             "split_sentences": bool(split_sentences), "format": fmt, "timestamps": True}
 
 

@@ -3,7 +3,7 @@
 `Pronouncer` holds the handlers (plain methods, tested directly); `build` lays the tab out. The
 entries live in a `gr.State` of {language: {word: phonemes}}, the same shape as a KOKORO_LEXICON
 file: Generate rewrites its text with them (worker/markup.py) before the job goes to the backend,
-so they apply locally and on RunPod alike, and Export writes them as a lexicon file a worker can
+so they apply locally and on RunPod alike (A/B and Audition do the same, `applied`), and Export writes them as a lexicon file a worker can
 load. Each entry is checked by the lexicon file's own rules (worker/lexicon.py); "Hear it" speaks
 the word with the language's best voice, so a wrong symbol is an error toast, not a surprise.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from worker import lexicon
+from worker import lexicon, markup
 from worker.catalog import Catalog
 from worker.errors import KokoroError
 
@@ -83,6 +83,12 @@ class Pronouncer:
         return gr.update(value=str(path), visible=True)
 
 
+def applied(text: str | None, language: str | None, entries: dict | None) -> str:
+    """The text a job sends: the session's words of that language written as markup, so the local
+    engine and any RunPod worker speak them the same way."""
+    return markup.with_lexicon(text or "", (entries or {}).get(language or "", {}))
+
+
 def rows(entries: dict | None) -> list[list[str]]:
     return [[lang, word, phonemes] for lang, words in sorted((entries or {}).items())
             for word, phonemes in sorted(words.items())]
@@ -91,7 +97,8 @@ def rows(entries: dict | None) -> list[list[str]]:
 def build(pronouncer: Pronouncer, state: gr.State, language_dd: gr.Dropdown) -> None:
     """Word → phonemes for this session, in the language chosen above: hear it, keep it, export."""
     gr.Markdown("Words a voice gets wrong: write their phonemes (Kokoro's symbols, as the Phonemes box "
-                "shows them), hear the result, keep it. Kept words apply to Generate in this session; "
+                "shows them), hear the result, keep it. Kept words apply to this session's Generate, A/B and "
+                "Audition jobs; "
                 "**Export** saves them as a `KOKORO_LEXICON` file for a worker. In the text itself you "
                 "can also write `[word](/phonemes/)` and `[pause:1.5s]`.")
     with gr.Row():

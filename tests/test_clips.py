@@ -102,7 +102,7 @@ def test_with_batched_voices_one_text_is_spoken_in_one_pass(engine, catalog, mon
     monkeypatch.setenv("KOKORO_BATCH_VOICES", "true")
     passes = []
     real = batching.forward_many
-    monkeypatch.setattr(batching, "forward_many", lambda *a: passes.append(len(a[2])) or real(*a))
+    monkeypatch.setattr(batching, "forward_many", lambda *a, **kw: passes.append(len(a[2])) or real(*a, **kw))
     maker = ClipMaker(LocalBackend(engine), catalog, ClipCache(max_bytes=50 * 1024 * 1024))
     voices = ["af_sky", "af_nobody", "am_adam", "bf_emma"]
     results = dict(maker.make_many([payload(voice=v) for v in voices]))

@@ -144,3 +144,14 @@ def test_captions_survive_a_long_text(engine, monkeypatch):
     assert len(result.words) == len(text.split())
     assert " ".join(c[2] for c in cues).split() == text.split()
     assert all(a[1] <= b[0] for a, b in zip(cues, cues[1:])) and abs(cues[-1][1] - result.duration_s) < 0.002
+
+
+def test_a_trailing_pause_in_a_batched_text_is_silence_for_every_voice(engine, catalog):
+    requests = [parse_request({"text": "One two. [pause:1s]", "voice": v, "timestamps": True}, catalog)
+                for v in ("af_heart", "am_adam")]
+    alone = [engine.synthesize(r).result.duration_s for r in requests]
+    together = engine.synthesize_many(requests)
+    for synthesis, duration in zip(together, alone):
+        assert [c.text for c in synthesis.result.chunks] == ["One two.", ""]
+        assert abs(synthesis.result.duration_s - duration) <= 0.02
+        assert [w.text for w in synthesis.result.words] == ["One", "two."]

@@ -276,6 +276,10 @@ class Engine:
         kmodel = self.model(first.model)
         pieces: list[list[SpokenChunk]] = [[] for _ in requests]
         for index, chunk in enumerate(chunks):
+            if not chunk.phonemes:  # a pause at the end of the text: silence in every voice
+                for voice_pieces in pieces:
+                    voice_pieces.append(silence(index, chunk))
+                continue
             note = self._check(first, index, chunk)  # same text and language for every voice
             for lo in range(0, len(requests), BATCH_MAX):
                 group = requests[lo:lo + BATCH_MAX]

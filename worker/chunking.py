@@ -11,13 +11,14 @@ put back a pause chosen by the text, not by where the chunks happen to fall.
 
 from __future__ import annotations
 
+import functools
 import queue
 import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
-from worker import markup
+from worker import markup, timing
 from worker.markup import Script
 
 MAX_PHONEMES = 510  # KModel's context is 512 tokens, two of them the start/end pads
@@ -135,26 +136,29 @@ def plan(text: str, g2p: G2P, split_sentences: bool = True,
 
 
 def plan_script(script: Script, g2p: G2P, split_sentences: bool = True,
-                spans: Callable[[str, str], list] | None = None) -> Iterator[Chunk]:
+                timed_as: str | None = None) -> Iterator[Chunk]:
     """Chunks for a parsed text (worker/markup.py), lazily: each section planned as `plan` does,
     its explicit pause put before its first chunk, the pronounced words spoken as written and shown
-    as written (`script.display`). `spans(text, phonemes)` times the words of a chunk (None: no
-    timings wanted). A pause at the very end is a chunk of silence with no text."""
+    as written (`script.display`). `timed_as`: the kokoro language code whose words each chunk's
+    word spans are found with (worker/timing.py); None: no timings wanted. A pause at the very end
+    is a chunk of silence with no text."""
     def said(text: str) -> str:
         return markup.phonemize(text, g2p, script)
 
+    word_g2p = functools.lru_cache(maxsize=4096)(said)  # a text repeats its words: each said once
     before, pause = "", 0.0
     for section in script.sections:
         pause += section.pause_before_s
         for chunk in plan(section.text, said, split_sentences):
-            words = tuple(replace(w, text=script.display(w.text)) for w in spans(chunk.text, chunk.phonemes)) \
-                if spans else None
+            words = None if timed_as is None else tuple(
+                replace(w, text=script.display(w.text))
+                for w in timing.chunk_spans(chunk.text, chunk.phonemes, timed_as, word_g2p))
             yield replace(chunk, text=script.display(chunk.text), pause_s=pause, words=words,
                           break_before=chunk.break_before or before)
             # The break the text makes where the next section starts (the pause adds to it).
             pause, before = 0.0, _break_after(chunk, bool(_ENDS_SENTENCE.search(chunk.text)))
     if pause:
-        yield Chunk("", "", "", pause, () if spans else None)
+        yield Chunk("", "", "", pause, None if timed_as is None else ())
 
 
 class Ahead:

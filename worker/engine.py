@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import torch
 
-from worker import batching, chunking, g2p, hub, lexicon, markup, memory, normalize, settings, timing
+from worker import batching, chunking, g2p, hub, lexicon, markup, memory, normalize, settings
 from worker import precision as fp
 from worker.catalog import Catalog, default_catalog
 from worker.errors import InputError, KokoroError, ModelUnavailableError
@@ -174,13 +174,9 @@ class Engine:
         text = markup.with_lexicon(request.text, self.lexicon.get(request.language, {}))
         script = markup.parse(text)
         self._check_pronunciations(request, script)
-        run = self.phonemizer(request)
         code = self.catalog.languages[request.language].kokoro_code
-
-        def spans(chunk_text: str, phonemes: str) -> list[timing.Span]:
-            return timing.chunk_spans(chunk_text, phonemes, code, lambda w: markup.phonemize(w, run, script))
-
-        return chunking.plan_script(script, run, request.split_sentences, spans if request.timed else None)
+        return chunking.plan_script(script, self.phonemizer(request), request.split_sentences,
+                                    code if request.timed else None)
 
     def _check_pronunciations(self, request: SynthesisRequest, script: markup.Script) -> None:
         """Written phonemes the model has no symbol for would be dropped without a sound: refuse them."""
@@ -192,7 +188,7 @@ class Engine:
             if unknown:
                 raise InputError(f"The pronunciation of \"{word}\" uses {', '.join(repr(c) for c in unknown)}, "
                                  f"which Kokoro {request.model} has no sound for; use its phoneme symbols "
-                                 "(README, \"Pronunciation\").")
+                                 "(the phonemes of a synthesis show them).")
 
     def _speak(self, request: SynthesisRequest, index: int, chunk: chunking.Chunk) -> SpokenChunk:
         if not chunk.phonemes:
@@ -231,12 +227,12 @@ class Engine:
                chunks: list[chunking.Chunk] | None = None) -> Iterator[SpokenChunk]:
         """Speak chunk by chunk as G2P reaches it: the first audio comes after one chunk's work.
         A caller that already planned the chunks (to show "i of n") passes them in."""
-        spoken = False
+        any_chunk = False
         # Two chunks of G2P ahead at most: the first audio still needs only one sentence of G2P.
         planned = chunks if chunks is not None else chunking.Ahead(self.plan(request), depth=2)
         try:
             for index, chunk in enumerate(planned):
-                spoken = True
+                any_chunk = True
                 piece = self._speak(request, index, chunk)
                 total = planned.total if isinstance(planned, chunking.Ahead) else len(planned)
                 yield replace(piece, total=total)
@@ -244,7 +240,7 @@ class Engine:
             if isinstance(planned, chunking.Ahead):
                 planned.close()
             memory.release()
-        if not spoken:
+        if not any_chunk:
             raise nothing_to_speak()
 
     def synthesize(self, request: SynthesisRequest, on_progress: Progress | None = None) -> Synthesis:

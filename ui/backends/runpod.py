@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from worker.catalog import Catalog, default_catalog
 from worker.request import SynthesisRequest, parse_request
 from worker.result import OutputError, Result
+from worker.spoken import SpokenChunk
 
 from ui.backends import streamed
 from ui.backends.base import Capabilities, Event, Finished, Status, StopCheck, Stopped
@@ -72,7 +73,7 @@ class RunPodBackend:
         closed = threading.Event()  # set when the page stops listening (Stop, tab closed)
         # Streamed chunks travel as WAV and the file is encoded once here, in the format asked for.
         job = {**payload, "format": "wav"} if self.stream else payload
-        items: list[dict] = []
+        chunks: list[SpokenChunk] = []
 
         def work() -> None:
             try:
@@ -100,14 +101,14 @@ class RunPodBackend:
                 if kind == "update":
                     yield runpod_status(*value)
                 elif kind == "item":
-                    items.append(value)
-                    yield _piece(value)
+                    chunks.append(_spoken_chunk(value, sum(c.duration_s for c in chunks)))
+                    yield streamed.piece(chunks[-1])
                 elif kind == "error":
                     if isinstance(value, RunPodError) and (closed.is_set() or should_stop()):
                         raise Stopped("Cancelled; the RunPod job was cancelled too.")
                     raise value
                 elif value is None:  # the job streamed: its chunks are the result
-                    yield streamed.finished(items, request, time.monotonic() - started)
+                    yield streamed.finished(chunks, request, time.monotonic() - started)
                     return
                 else:
                     finished = _finished(value, request, time.monotonic() - started)
@@ -117,9 +118,9 @@ class RunPodBackend:
             closed.set()  # the worker thread then cancels a job still running
 
 
-def _piece(item: dict):
+def _spoken_chunk(item: dict, start_s: float) -> SpokenChunk:
     try:
-        return streamed.piece(item)
+        return streamed.spoken_chunk(item, start_s)
     except OutputError as exc:
         raise RunPodError(str(exc)) from None
 

@@ -1,22 +1,25 @@
 """A streaming worker's items (KOKORO_STREAM=true: one per chunk, worker/result.py `chunk_output`)
-read back: each a playable `Piece`, and all of them together the job's `Finished` file and Result."""
+read back: each a playable `Piece` and a spoken chunk, and all of them together the job's
+`Finished` file and Result, joined by the engine's own `finish`."""
 
 from __future__ import annotations
 
 import base64
 import io
 
-import numpy as np
 import soundfile as sf
 
 from worker import audio
 from worker.request import SynthesisRequest
-from worker.result import ChunkInfo, OutputError, Result, words_from_output
+from worker.result import ChunkInfo, OutputError, shifted, words_from_output
+from worker.spoken import SpokenChunk, finish
 
 from ui.backends.base import Finished, Piece
 
 
-def _samples(item: dict) -> np.ndarray:
+def spoken_chunk(item: dict, start_s: float) -> SpokenChunk:
+    """An item as the chunk the worker spoke; `start_s`: where it starts in the job (its words are
+    timed from there, a SpokenChunk's from its own start)."""
     if item.get("error"):
         raise OutputError(str(item["error"]))
     try:
@@ -26,24 +29,20 @@ def _samples(item: dict) -> np.ndarray:
         raise OutputError("The RunPod worker streamed a chunk without playable audio.") from None
     if rate != audio.SAMPLE_RATE:
         raise OutputError(f"The RunPod worker streamed audio at {rate} Hz, not {audio.SAMPLE_RATE}.")
-    return samples.reshape(-1)
+    info = ChunkInfo.from_output(item)
+    words = words_from_output(item.get("words"))
+    return SpokenChunk(int(item.get("chunk", 0)), info.text, info.phonemes, samples.reshape(-1), note=info.note,
+                       words=None if words is None else shifted(words, -start_s))
 
 
-def piece(item: dict) -> Piece:
-    return Piece(int(item.get("chunk", 0)), None, _samples(item))
+def piece(chunk: SpokenChunk) -> Piece:
+    return Piece(chunk.index, None, chunk.audio)
 
 
-def finished(items: list[dict], request: SynthesisRequest, elapsed_s: float) -> Finished:
+def finished(chunks: list[SpokenChunk], request: SynthesisRequest, elapsed_s: float) -> Finished:
     """The streamed chunks joined, encoded once in the format asked for, with their Result."""
-    joined = audio.join([_samples(item) for item in items])
-    chunks = tuple(c for c in map(ChunkInfo.from_output, items) if c is not None)
-    timed = [words_from_output(item.get("words")) for item in items]
-    words = None if all(w is None for w in timed) else tuple(w for ws in timed for w in ws or ())
-    result = Result(model=request.model, voice=request.voice_spec, language=request.language,
-                    duration_s=len(joined) / audio.SAMPLE_RATE, chunks=chunks,
-                    notes=tuple(request.notes) + tuple(c.note for c in chunks if c.note),
-                    elapsed_s=elapsed_s, words=words)
-    return Finished(audio.encode(joined, request.format), request.format, result)
+    synthesis = finish(request, chunks, elapsed_s)
+    return Finished(synthesis.encode(request.format), request.format, synthesis.result)
 
 
 def in_format(done: Finished, fmt: str) -> Finished:

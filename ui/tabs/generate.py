@@ -75,8 +75,16 @@ def _payload(text: str | None, voice: str | None, language: str | None, speed: f
     """A worker job input from the form's (or the API's) values. The session's pronunciations travel
     as markup in the text (worker/markup.py), so the local engine and a RunPod worker both apply them;
     word times are always asked for: the page shows them as captions."""
-    return {"text": pronunciations_panel.applied(text, language, pronunciations), "voice": voice or "", "language": language or "", "speed": float(speed),
-            "split_sentences": bool(split_sentences), "format": fmt, "timestamps": True}
+    return {"text": pronunciations_panel.applied(text, language, pronunciations), "voice": voice or "",
+            "language": language or "", "speed": float(speed), "split_sentences": bool(split_sentences),
+            "format": fmt, "timestamps": True}
+
+
+def _step(**values) -> tuple:
+    """One update of the outputs, in OUTPUTS order; an output not named is left as it is."""
+    unknown = set(values) - set(OUTPUTS)
+    assert not unknown, unknown
+    return tuple(values.get(name, gr.skip()) for name in OUTPUTS)
 
 
 def _phoneme_lines(result: Result) -> str:
@@ -128,7 +136,6 @@ class Studio:
             yield from self._generate(payload, flag.is_set, progress, session_of(request))
 
     def _generate(self, payload: dict, should_stop, progress, session: str = "") -> Iterator[tuple]:
-        skip = gr.skip()
         try:
             events = self.backend.run(payload, should_stop)
             started = played = False
@@ -136,11 +143,11 @@ class Studio:
             for event in events:
                 if not started:  # a fresh run: clear the previous run's file and details
                     started = True
-                    yield skip, gr.update(value=None, visible=False), skip, "", "", "", \
-                        gr.update(value=None, visible=False)
+                    yield _step(file=gr.update(value=None, visible=False), details="", phonemes="",
+                                captions="", caption_files=gr.update(value=None, visible=False))
                 if isinstance(event, Status):
                     progress(event.fraction, desc=event.text)
-                    yield skip, skip, feedback.status(event.text), skip, skip, skip, skip
+                    yield _step(status=feedback.status(event.text))
                 elif isinstance(event, Piece):
                     if event.total:
                         label = f"Speaking · chunk {event.index + 1} of {event.total}"
@@ -148,11 +155,11 @@ class Studio:
                     else:  # G2P has not reached the end of a long text yet
                         label = f"Speaking · chunk {event.index + 1}"
                         progress(None, desc=label)
-                    yield audio.encode(event.samples, "wav"), skip, feedback.status(label), skip, skip, skip, skip
+                    yield _step(audio=audio.encode(event.samples, "wav"), status=feedback.status(label))
                     pumps, played = PUMPS, True
                 elif isinstance(event, Tick) and pumps > 0:
                     pumps -= 1
-                    yield _EMPTY_WAV, skip, skip, skip, skip, skip, skip  # see PUMPS
+                    yield _step(audio=_EMPTY_WAV)  # see PUMPS
                 elif isinstance(event, Finished):
                     path = self._save(event)
                     self._made[session] = payload
@@ -161,20 +168,22 @@ class Studio:
                         self._made.popitem(last=False)
                     # A player fed chunk by chunk already has it all; otherwise the file comes now.
                     caps = self.backend.capabilities
-                    player = skip if played else event.data
+                    player = gr.skip() if played else event.data
                     subtitles = transcript.save(path, event.result)
-                    yield (player, gr.update(value=str(path), visible=True), feedback.status("Done", "done"),
-                           details_markdown(event.result, caps.timing_label, caps.model_time),
-                           _phoneme_lines(event.result), transcript.html_of(event.result),
-                           gr.update(value=[str(p) for p in subtitles] or None, visible=bool(subtitles)))
+                    yield _step(audio=player, file=gr.update(value=str(path), visible=True),
+                                status=feedback.status("Done", "done"),
+                                details=details_markdown(event.result, caps.timing_label, caps.model_time),
+                                phonemes=_phoneme_lines(event.result), captions=transcript.html_of(event.result),
+                                caption_files=gr.update(value=[str(p) for p in subtitles] or None,
+                                                        visible=bool(subtitles)))
         except Stopped as exc:
-            yield skip, skip, feedback.status(str(exc), "stopped"), skip, skip, skip, skip
+            yield _step(status=feedback.status(str(exc), "stopped"))
         except KokoroError as exc:
-            yield skip, skip, feedback.status(str(exc), "error"), skip, skip, skip, skip
+            yield _step(status=feedback.status(str(exc), "error"))
             raise gr.Error(feedback.message(exc), title="Cannot synthesize", print_exception=False) from None
         except Exception:
             log.exception("Synthesis failed in the studio")  # the traceback stays in the server log
-            yield skip, skip, feedback.status(UNEXPECTED, "error"), skip, skip, skip, skip
+            yield _step(status=feedback.status(UNEXPECTED, "error"))
             raise gr.Error(UNEXPECTED, print_exception=False) from None
 
     def api_generate(self, text: str, voice: str = "af_heart", language: str = "en-us", speed: float = 1.0,

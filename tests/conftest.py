@@ -1,8 +1,9 @@
 """Test isolation, the stand-in model cache and the real-speech tier's fixtures.
 
 HF_HOME and HF_HUB_OFFLINE are set before anything imports huggingface_hub (it reads them at
-import), so the engine's real loading code runs against a temporary cache of stand-in weights.
-Set KOKORO_TEST_HF_HOME to a folder to keep that cache between runs.
+import), so the engine's real loading code runs against a cache of stand-in weights: built once
+per machine under ~/.cache/kokoro-standin/<hash of what it is made from> (tests/standin.py), or
+in the folder KOKORO_TEST_HF_HOME names.
 
 The real-speech tier (marker real_weights) builds the real Kokoro v1.0 weights into a second HF
 cache under KOKORO_REAL_CACHE (default ~/.cache/kokoro-realspeech, kept between runs) and hears
@@ -14,15 +15,16 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.standin_home import cached_home
+
 _KEEP = os.environ.get("KOKORO_TEST_HF_HOME")
 _REAL_CACHE = os.environ.get("KOKORO_REAL_CACHE")  # read now: the autouse fixture clears KOKORO_*
-HF_HOME = Path(_KEEP or tempfile.mkdtemp(prefix="kokoro-test-hf-"))
+HF_HOME = Path(_KEEP) if _KEEP else cached_home()
 os.environ["HF_HOME"] = str(HF_HOME)
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -30,6 +32,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parent.parent
 
 _ISOLATED_PREFIXES = ("RUNPOD_", "KOKORO_", "GRADIO_")
+
+# `-m "not slow"` is the quick loop (README, Tests): a test is slow when it starts a process (a
+# worker, a studio, a browser, the SDK's local API), runs the real weights or speaks a long text.
+# These markers and fixtures say so by themselves; other process starters carry @pytest.mark.slow.
+_SLOW_MARKERS = {"long", "real_weights", "browser"}
+_SLOW_FIXTURES = {"local_studio", "local_api", "worker", "stack", "browser", "real_hf_home"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        marks = {m.name for m in item.iter_markers()}
+        if marks & _SLOW_MARKERS or _SLOW_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
@@ -45,13 +60,9 @@ def _isolated_env(monkeypatch, tmp_path):
 @pytest.fixture(scope="session")
 def standin_hf_home() -> Path:
     """The HF_HOME holding stand-in weights for both models and every catalog voice."""
-    from tests.standin import build_cache
+    from tests.standin import ensure_cache
 
-    marker = HF_HOME / ".standin-complete"
-    if not marker.exists():
-        build_cache(HF_HOME)
-        marker.write_text("ok")
-    return HF_HOME
+    return ensure_cache(HF_HOME)
 
 
 @pytest.fixture(scope="session")
@@ -150,7 +161,3 @@ def worker_env(**extra: str) -> dict[str, str]:
     env.update(extra)
     return env
 
-
-def pytest_sessionfinish(session, exitstatus):
-    if not _KEEP:
-        shutil.rmtree(HF_HOME, ignore_errors=True)

@@ -9,23 +9,29 @@ long as real speech: long-text tests and benchmarks then do realistic work. It s
 listening quality can only be judged on the real weights.
 
     python -m tests.standin --hf-home /tmp/kokoro-hf      # then HF_HOME=/tmp/kokoro-hf HF_HUB_OFFLINE=1
+
+The tests keep one build per machine, in a folder named by a hash of everything it is made from
+(tests/standin_home.py names it, `ensure_cache` fills it): a second run builds nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import torch
 
+from tests.standin_home import MARKER, VOCAB_V10
 from worker.catalog import Catalog, load_catalog
 
-# A copy of the published v1.0 phoneme vocab (config.json's "vocab").
-VOCAB_V10 = Path(__file__).resolve().parent / "data" / "kokoro-v1_0-vocab.json"
+_KEEP_BUILDS = 2  # older builds beside the current one are removed (≈ 0.8 GB each)
 
 CONFIG_V10 = {
     "istftnet": {"upsample_kernel_sizes": [20, 12], "upsample_rates": [10, 6], "gen_istft_hop_size": 5,
@@ -109,6 +115,61 @@ def build_cache(hf_home: str | os.PathLike, catalog: Catalog | None = None,
                 pack = torch.randn(PACK_SHAPE, generator=generator) * 0.2
                 torch.save(pack, snapshot / "voices" / f"{voice.id}.pt")
     return hub
+
+
+def decode_as_noise(monkeypatch, *kmodels) -> None:
+    """Replace each model's decoder by noise of its true length (600 samples a frame), for tests
+    of long texts: G2P, chunking, the predicted durations, pacing, joins and captions stay the
+    production path; only the decoder, minutes of CPU for thousands of characters and noise on
+    the stand-in anyway, is skipped. A chunk through the real decoder is every other test's."""
+    from worker import batching
+
+    for kmodel in kmodels:  # kokoro's own forward (speed 1)
+        monkeypatch.setattr(kmodel.decoder, "forward",
+                            lambda asr, *rest: 0.1 * torch.randn(1, 1, asr.shape[-1] * 600))
+    # the engine's exact-speed and batched forward (worker/batching.py)
+    monkeypatch.setattr(batching, "_decode", lambda dec, asr, f0, noise, s, frames: [
+        0.1 * torch.randn(n * 600) for n in frames])
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """One builder at a time per folder (two test runs, or a run and a benchmark, may start together)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_cache(hf_home: str | os.PathLike) -> Path:
+    """`hf_home` holding a finished build: made in a temp folder and renamed into place, so an
+    interrupted build is never taken for a finished one. Returns hf_home."""
+    home = Path(hf_home)
+    with _locked(home.parent / f".{home.name}.lock"):
+        if (home / MARKER).is_file():
+            return home
+        shutil.rmtree(home, ignore_errors=True)  # a folder without the marker is an interrupted build
+        staging = Path(tempfile.mkdtemp(dir=home.parent, prefix=f".{home.name}-building-"))
+        try:
+            build_cache(staging)
+            (staging / MARKER).write_text("ok")
+            staging.chmod(0o755)  # mkdtemp makes it private; worker subprocesses may run as others
+            staging.rename(home)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    _prune(home)
+    return home
+
+
+def _prune(current: Path) -> None:
+    builds = sorted((p for p in current.parent.iterdir() if (p / MARKER).is_file() and p != current),
+                    key=lambda p: (p / MARKER).stat().st_mtime, reverse=True)
+    for old in builds[_KEEP_BUILDS - 1:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from ui.backends.base import Finished, Piece, Status, Stopped
 from ui.backends.local import LocalBackend, shared_engine
 from worker import engine as engine_module
 
-SENTENCE = "The quick brown fox jumps over the lazy dog."
+SENTENCE = "The fox ran."  # short: 40 chunks of G2P and synthesis, little audio
 LONG = " ".join([SENTENCE] * 40)  # 40 chunks
 
 
@@ -94,6 +94,7 @@ def test_missing_runpod_credentials_are_a_page_message_and_bad_values_name_the_v
     assert "RUNPOD_API_BASE='ftp://x' is not an http(s) URL." in bad.describe()
 
 
+@pytest.mark.slow
 def test_a_runpod_only_studio_builds_its_page_without_torch(tmp_path):
     code = """
 import sys

@@ -87,6 +87,7 @@ def test_unreadable_catalog(tmp_path):
         load_catalog(tmp_path / "missing.yaml")
 
 
+@pytest.mark.slow
 def test_worker_refuses_to_start_on_a_broken_catalog(tmp_path):
     path = _write(tmp_path, lambda d: _voice(d, "af_bella").update(colour="red"))
     proc = subprocess.run([sys.executable, str(REPO / "worker" / "handler.py")],

@@ -179,6 +179,7 @@ def test_forced_outcomes_need_no_worker(cloud):
     assert api.post("/runsync", {"input": {}}).json()["status"] == "TIMED_OUT"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("aggregate", [False, True])
 def test_generator_handler_streams(aggregate):
     with LoopbackCloud(api_key=KEY, endpoint_id="ep", poll_hold_s=0.5) as cloud, \
@@ -210,6 +211,7 @@ def test_generator_handler_streams(aggregate):
             assert [i["output"]["chunk"] for i in api.get(f"/stream/{job_id}").json()["stream"]] == [0]
 
 
+@pytest.mark.slow
 def test_generator_job_is_stopped_by_cancel():
     # A generator handler yields to the worker's event loop between chunks, so the stop channel
     # (job-stop) reaches it and the job really stops; a plain sync handler runs to the end.
@@ -228,6 +230,7 @@ def test_generator_job_is_stopped_by_cancel():
         assert job["stream_posts"] == posts < 40
 
 
+@pytest.mark.slow
 def test_command_line_server():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -298,6 +301,7 @@ def test_health_counts_a_busy_worker_as_running(cloud, worker):
     assert api.get("/health").json()["workers"]["idle"] == 1
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_job_times_its_job_out_and_leaves_health(tmp_path):
     with LoopbackCloud(api_key=KEY, endpoint_id="lost", worker_seen_s=2.0) as lost:
         api = Api(lost, endpoint="lost")

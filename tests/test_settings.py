@@ -62,6 +62,7 @@ def _start(program: str, tmp_path, **env: str) -> subprocess.CompletedProcess:
     ("studio", "KOKORO_MODELS", "v9"),
     ("studio", "KOKORO_DEVICE", NOT_HERE),
 ])
+@pytest.mark.slow
 def test_a_bad_setting_stops_start_up_with_one_line(program, name, value, tmp_path):
     done = _start(program, tmp_path, **{name: value})
     assert done.returncode == 1, done.stderr[-2000:]
@@ -70,6 +71,7 @@ def test_a_bad_setting_stops_start_up_with_one_line(program, name, value, tmp_pa
     assert "Traceback" not in done.stdout + done.stderr
 
 
+@pytest.mark.slow
 def test_the_worker_log_holds_no_job_text_and_no_false_errors(standin_hf_home, tmp_path):
     secret = "Zanzibar marmalade. Quietly purple giraffes."  # two sentences: two progress updates
     with local_api(tmp_path, worker_env(KOKORO_MODELS="v1.0", KOKORO_LOG_LEVEL="DEBUG")) as url:
@@ -92,3 +94,20 @@ def test_kokoro_device_wins_over_the_default(monkeypatch):
     assert settings.device({}) == "cuda"
     monkeypatch.setenv("KOKORO_DEVICE", "cpu")
     assert settings.device() == "cpu" and Engine().device == "cpu"
+
+
+def test_every_documented_log_level_is_one_the_sdk_takes(monkeypatch):
+    """The RunPod SDK's logger refuses Python's WARNING and CRITICAL (a crash loop on RunPod)."""
+    from runpod.serverless.modules.rp_logger import RunPodLogger
+
+    from worker import handler
+
+    sdk = RunPodLogger()
+    before = sdk.level
+    try:
+        for level in settings.LOG_LEVELS:
+            monkeypatch.setenv("KOKORO_LOG_LEVEL", level.lower())
+            handler._quiet_sdk()
+            assert sdk.level == {"DEBUG": "INFO", "WARNING": "WARN", "CRITICAL": "ERROR"}.get(level, level)
+    finally:
+        sdk.set_level(before)

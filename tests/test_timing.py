@@ -132,11 +132,9 @@ def test_the_stream_carries_each_chunks_words_timed_from_the_start_of_the_job(en
 
 def test_captions_survive_a_long_text(engine, monkeypatch):
     from tests.realspeech.texts import EN_LONG  # prose, not one sentence repeated
+    from tests.standin import decode_as_noise
 
-    # G2P, durations, pacing, joins and captions as in production; only the decoder (minutes of CPU
-    # for 10,000 characters, and noise on the stand-in anyway) gives noise of its true length.
-    decoder = engine.model("v1.0").decoder
-    monkeypatch.setattr(decoder, "forward", lambda asr, *rest: 0.1 * torch.randn(1, 1, asr.shape[-1] * 600))
+    decode_as_noise(monkeypatch, engine.model("v1.0"))
 
     text = (EN_LONG * (10_000 // len(EN_LONG) + 1))[:10_000].rsplit(" ", 1)[0] + "."
     result = _speak(engine, text, timestamps=True, captions="srt").result

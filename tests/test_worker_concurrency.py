@@ -33,6 +33,7 @@ def spans(jobs: list[dict]) -> list[tuple[float, float]]:
     return [(j["delayTime"] / 1000, (j["delayTime"] + j["executionTime"]) / 1000) for j in jobs]
 
 
+@pytest.mark.slow
 def test_two_jobs_run_at_once_and_all_complete(standin_hf_home):
     with LoopbackCloud(api_key=KEY, endpoint_id="ep-conc", poll_hold_s=0.2) as cloud, \
             running_worker(cloud, KOKORO_CONCURRENCY="2"):

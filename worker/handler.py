@@ -98,13 +98,17 @@ def _children_die_with_the_worker() -> None:
     os.register_at_fork(after_in_child=die_with_parent)
 
 
+# The SDK's logger knows only NOTSET, TRACE, DEBUG, INFO, WARN and ERROR (runpod 1.10): Python's
+# names are spelt its way, DEBUG stays INFO (below it the SDK logs every job's text).
+_SDK_LEVELS = {"DEBUG": "INFO", "INFO": "INFO", "WARNING": "WARN", "ERROR": "ERROR", "CRITICAL": "ERROR"}
+
+
 def _quiet_sdk() -> None:
     """The SDK logs each job's input and output at DEBUG, its default level: it gets ours, never
     below INFO, so no text a user sent ends up in a log."""
     from runpod.serverless.modules.rp_logger import RunPodLogger
 
-    level = settings.log_level()
-    RunPodLogger().set_level("INFO" if level == "DEBUG" else level)
+    RunPodLogger().set_level(_SDK_LEVELS[settings.log_level()])
 
 
 def handler(job: dict) -> dict:

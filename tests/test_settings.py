@@ -29,11 +29,15 @@ NOT_HERE = f"cuda:{torch.cuda.device_count() if torch.cuda.is_available() else 0
     ("KOKORO_SKIP_WARMUP", "maybe", "KOKORO_SKIP_WARMUP='maybe' is not a switch"),
     ("KOKORO_PRECISION", "fast", "KOKORO_PRECISION='fast' is not a precision: use auto, fp32 or bf16."),
     ("RUNPOD_STREAM", "sometimes", "RUNPOD_STREAM='sometimes' is not a switch"),
+    ("RUNPOD_ENDPOINT_ID", "https://api.runpod.ai/v2/abc", "RUNPOD_ENDPOINT_ID='https://api.runpod.ai/v2/abc' is not"),
+    ("RUNPOD_API_KEY", "rpa_SECRET\nrpa_SECRET", "RUNPOD_API_KEY holds a space, a line break"),
+    ("RUNPOD_API_KEY", "rpa_SECRET rest", "RUNPOD_API_KEY holds a space, a line break"),
 ])
 def test_each_bad_setting_is_one_sentence_naming_it(name, value, message):
     with pytest.raises(SettingsError) as caught:
         settings.check_all(MODELS, {name: value})
     assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+    assert "SECRET" not in str(caught.value)  # an API key is never echoed, not even in part
 
 
 def test_good_values_parse_one_way_for_every_reader():
@@ -55,20 +59,26 @@ def _start(program: str, tmp_path, **env: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("program, name, value", [
-    ("worker", "KOKORO_MODELS", "v9"),
-    ("worker", "KOKORO_DEVICE", NOT_HERE),
-    ("worker", "KOKORO_LOG_LEVEL", "LOUD"),
-    ("studio", "KOKORO_MODELS", "v9"),
-    ("studio", "KOKORO_DEVICE", NOT_HERE),
+@pytest.mark.parametrize("program, name, value, says", [
+    ("worker", "KOKORO_MODELS", "v9", "KOKORO_MODELS="),
+    ("worker", "KOKORO_DEVICE", NOT_HERE, "KOKORO_DEVICE="),
+    ("worker", "KOKORO_LOG_LEVEL", "LOUD", "KOKORO_LOG_LEVEL="),
+    ("worker", "KOKORO_LEXICON", "{binary}", "The lexicon /"),
+    ("studio", "KOKORO_MODELS", "v9", "KOKORO_MODELS="),
+    ("studio", "KOKORO_DEVICE", NOT_HERE, "KOKORO_DEVICE="),
+    ("studio", "KOKORO_VOTES_DB", "/proc/kokoro/votes.sqlite3", "The votes database /proc/kokoro/votes.sqlite3"),
+    ("studio", "RUNPOD_API_KEY", "rpa_SECRET\nrpa_SECRET", "RUNPOD_API_KEY holds"),
 ])
 @pytest.mark.slow
-def test_a_bad_setting_stops_start_up_with_one_line(program, name, value, tmp_path):
+def test_a_bad_setting_stops_start_up_with_one_line(program, name, value, says, tmp_path):
+    if value == "{binary}":
+        value = str(tmp_path / "lexicon.yaml")
+        (tmp_path / "lexicon.yaml").write_bytes(bytes(range(256)) * 4)
     done = _start(program, tmp_path, **{name: value})
     assert done.returncode == 1, done.stderr[-2000:]
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"kokoro {program} cannot start: {name}="), done.stderr
-    assert "Traceback" not in done.stdout + done.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"kokoro {program} cannot start: {says}"), done.stderr
+    assert "Traceback" not in done.stdout + done.stderr and "SECRET" not in done.stdout + done.stderr
 
 
 @pytest.mark.slow
@@ -111,3 +121,30 @@ def test_every_documented_log_level_is_one_the_sdk_takes(monkeypatch):
             assert sdk.level == {"DEBUG": "INFO", "WARNING": "WARN", "CRITICAL": "ERROR"}.get(level, level)
     finally:
         sdk.set_level(before)
+
+
+@pytest.mark.parametrize("content, says", [
+    (bytes(range(256)) * 4, "is not UTF-8 text (a binary file?)."),
+    (b"en-us:\n  Kokoro: [unclosed\n", "is not valid YAML: line 3, column 1: expected ',' or ']'"),
+    (b"x" * (4 * 1024 * 1024 + 1), "is 4 MB; it must be at most 4 MB of YAML text."),
+], ids=["binary", "malformed", "huge"])
+def test_a_lexicon_that_is_not_yaml_text_is_one_line(tmp_path, catalog, content, says):
+    from worker import lexicon
+
+    path = tmp_path / "lexicon.yaml"
+    path.write_bytes(content)
+    with pytest.raises(lexicon.LexiconError) as caught:
+        lexicon.load(path, catalog)
+    message = str(caught.value)
+    assert message.startswith(f"The lexicon {path} ") and says in message and "\n" not in message
+
+
+def test_a_votes_database_that_cannot_be_created_stops_the_studio_at_start_up(monkeypatch, capsys):
+    from ui.studio.votes import VoteStore
+
+    monkeypatch.setenv("KOKORO_VOTES_DB", "/proc/kokoro/votes.sqlite3")  # /proc takes no new folder
+    with pytest.raises(SystemExit) as stopped:
+        settings.start_up("kokoro studio", VoteStore)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert stopped.value.code == 1 and len(lines) == 1
+    assert lines[0].startswith("kokoro studio cannot start: The votes database /proc/kokoro/votes.sqlite3 ")

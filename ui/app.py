@@ -24,6 +24,7 @@ from ui.api import build_api  # noqa: E402
 from ui.backends import backend_from_env  # noqa: E402
 from ui.ffmpeg_path import ensure_ffmpeg  # noqa: E402
 from ui.studio.clips import ClipMaker  # noqa: E402
+from ui.studio.votes import VoteStore  # noqa: E402
 from ui.tabs import ab, audition, generate, history, leaderboard  # noqa: E402
 from ui.tabs.ab import ABDesk  # noqa: E402
 from ui.tabs.audition import Auditioner  # noqa: E402
@@ -77,7 +78,8 @@ def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1,
 
 
 def main() -> None:
-    catalog = settings.start_up("kokoro studio")  # exit 1, one line, on a bad catalog or setting
+    # exit 1, one line, on a bad catalog or setting, or a votes database that cannot be created
+    catalog = settings.start_up("kokoro studio", VoteStore)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal Gradio request
     backend = backend_from_env()
     caps = backend.capabilities

@@ -182,8 +182,15 @@ def runpod(env: Env | None = None) -> RunPod:
         raise SettingsError(f"RUNPOD_API_BASE={_shown(base)} is not an http(s) URL.")
     # Unset means on: a worker that does not stream still answers through /stream (README).
     stream = "RUNPOD_STREAM" not in env or env_flag("RUNPOD_STREAM", env)
-    return RunPod(env.get("RUNPOD_ENDPOINT_ID", "").strip(), env.get("RUNPOD_API_KEY", "").strip(), base,
-                  stream)
+    endpoint, key = env.get("RUNPOD_ENDPOINT_ID", "").strip(), env.get("RUNPOD_API_KEY", "").strip()
+    if endpoint and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", endpoint):
+        raise SettingsError(f"RUNPOD_ENDPOINT_ID={_shown(endpoint)} is not an endpoint id: copy the id "
+                            "(letters, digits, - and _) from the endpoint's page in RunPod's console.")
+    if key and not re.fullmatch(r"[\x21-\x7e]+", key):
+        # Never shown, not even in part: it is a secret. A pasted line break makes every request fail.
+        raise SettingsError("RUNPOD_API_KEY holds a space, a line break or a non-ASCII character: "
+                            "set it to the key alone.")
+    return RunPod(endpoint, key, base, stream)
 
 
 def catalog_path(env: Env | None = None) -> str | None:
@@ -237,9 +244,10 @@ def check_all(known_models: list[str], env: Env | None = None) -> None:
     runpod(env)
 
 
-def start_up(program: str):
-    """Start-up of the worker and the studio: the catalog loaded, every setting parsed, logging
-    configured; a broken catalog or a bad setting ends the process with one line on stderr and
+def start_up(program: str, *checks):
+    """Start-up of the worker and the studio: the catalog loaded, every setting parsed, then each of
+    the program's own `checks` called (the studio opens its votes database), logging configured; a
+    broken catalog, a bad setting or a failed check ends the process with one line on stderr and
     exit code 1. Returns the catalog."""
     from worker import lexicon
     from worker.catalog import default_catalog
@@ -249,6 +257,8 @@ def start_up(program: str):
         catalog = default_catalog()
         check_all(list(catalog.models))
         lexicon.configured()  # a broken KOKORO_LEXICON stops start-up, not the first job
+        for check in checks:
+            check()
     except KokoroError as exc:  # catalog errors and SettingsError alike
         print(f"{program} cannot start: {exc}", file=sys.stderr)
         sys.exit(1)

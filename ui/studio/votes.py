@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from worker import settings
+from worker.errors import SettingsError
 
 from ui.studio.ratings import OUTCOMES
 
@@ -91,8 +92,13 @@ class VoteStore:
 
     def __init__(self, path: str | Path | None = None, migrations: tuple[str, ...] = MIGRATIONS):
         self.path = Path(path) if path else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._migrate(migrations)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._migrate(migrations)
+        except (OSError, sqlite3.Error) as exc:  # the studio checks this at start-up (ui/app.py)
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise SettingsError(f"The votes database {self.path} cannot be created or opened ({reason}): "
+                                "set KOKORO_VOTES_DB to a file in a writable folder.") from None
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -21,7 +21,12 @@ from loopback.jobs import JobStore
 
 log = logging.getLogger("loopback.cloud")
 
-MAX_BODY_BYTES = 20 * 1024 * 1024  # the cloud's /runsync payload limit
+# RunPod's documented limits: a /run payload 10 MB, a /runsync payload 20 MB; a job's result is
+# refused near 20 MB ("Failed to return job results | 400", the job then stays IN_PROGRESS until it
+# times out); a streamed item 1 MB.
+MB = 1024 * 1024
+RUN_LIMIT, RUNSYNC_LIMIT, RESULT_LIMIT, STREAM_ITEM_LIMIT = 10 * MB, 20 * MB, 20 * MB, 1 * MB
+MAX_BODY_BYTES = RUNSYNC_LIMIT  # anything else
 _BAD_JSON = object()
 
 _CLIENT_RE = re.compile(r"^/v2/([^/]+)/(run|runsync|health|purge-queue)$"
@@ -67,13 +72,30 @@ class Handler(BaseHTTPRequestHandler):
         if self._op is not None:
             self.state.record(self.command, self._op, code)
 
-    def _read_json(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
+    def _read_json(self, limit: int) -> Any:
+        """The body as JSON; OverflowError past `limit`, ValueError for a body that is not JSON."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > limit:
             self.close_connection = True  # the unread body would poison a kept-alive connection
-            raise OverflowError
+            raise OverflowError(length)
         raw = self.rfile.read(length) if length else b""
-        return json.loads(raw) if raw.strip() else None
+        try:
+            return json.loads(raw) if raw.strip() else None
+        except RecursionError:  # JSON nested thousands deep
+            raise ValueError("too deep") from None
+
+    @staticmethod
+    def _limit(path: str) -> int:
+        if path.endswith("/run"):
+            return RUN_LIMIT
+        if "/job-done/" in path:
+            return RESULT_LIMIT
+        if "/job-stream/" in path:
+            return STREAM_ITEM_LIMIT
+        return MAX_BODY_BYTES
 
     def _authorized(self, key: str, query: dict) -> bool:
         given = self.headers.get("Authorization", "")
@@ -86,8 +108,13 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = parse_qs(parts.query)
         try:
-            body = self._read_json()
-        except OverflowError:
+            body = self._read_json(self._limit(parts.path))
+        except OverflowError as exc:
+            if exc.args[0] < 0:
+                return self._send(400, {"error": "bad Content-Length"})
+            if _WORKER_RE.match(parts.path):  # what the SDK logs as "Failed to return job results | 400"
+                log.warning("refused a worker's %d-byte post to %s", exc.args[0], parts.path.split("?")[0])
+                return self._send(400, {"error": "result too large"})
             return self._send(413, {"error": "payload too large"})
         except ValueError:
             body = _BAD_JSON  # judged per route

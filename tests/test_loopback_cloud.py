@@ -319,3 +319,47 @@ def test_a_worker_killed_mid_job_times_its_job_out_and_leaves_health(tmp_path):
                 10, "the dead worker to leave /health")
             with pytest.raises(ProcessLookupError):  # nothing of it is left running
                 os.killpg(doomed.proc.pid, 0)
+
+
+def _raw(cloud: LoopbackCloud, request: bytes) -> bytes:
+    """One hand-written HTTP request; the first line of the answer (bounded wait: a hang fails)."""
+    port = int(cloud.url.split(":")[2].split("/")[0])
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(request)
+        return s.recv(4096).split(b"\r\n", 1)[0]
+
+
+def test_runpods_payload_limits_hold_and_bad_bodies_are_400s(cloud):
+    """RunPod refuses /run bodies over 10 MB and /runsync over 20 MB (413); a negative
+    Content-Length and JSON nested 100,000 deep are 400s, and the cloud keeps serving."""
+    api, before = Api(cloud), len(cloud.jobs())
+    eleven_mb = {"input": {"text": "x" * (11 * 1024 * 1024)}}
+    assert api.post("/run", eleven_mb).status_code == 413
+    assert api.post("/runsync", {"input": {"text": "x" * (21 * 1024 * 1024)}}).status_code == 413
+    auth = f"Authorization: Bearer {KEY}\r\n".encode()
+    head = b"POST /v2/ep/run HTTP/1.1\r\nHost: x\r\n" + auth
+    assert _raw(cloud, head + b"Content-Length: -1\r\n\r\n").endswith(b" 400 Bad Request")
+    deep = b"[" * 100_000 + b"]" * 100_000
+    assert _raw(cloud, head + b"Content-Length: %d\r\n\r\n" % len(deep) + deep).endswith(b" 400 Bad Request")
+    assert len(cloud.jobs()) == before and api.get("/health").status_code == 200
+
+
+def test_a_result_over_runpods_limit_is_refused_and_the_job_stays_in_progress():
+    """As on RunPod: a worker's result near 20 MB is answered 400 ("Failed to return job results")
+    and the job is not completed; a stream item over 1 MB likewise. Its own endpoint: no echo
+    worker may take the job before this test's hand-made one does."""
+    with LoopbackCloud(api_key=KEY, endpoint_id="limits", poll_hold_s=0.2) as own:
+        api = Api(own, endpoint="limits")
+        job_id = api.post("/run", {"input": {"text": "hi"}}).json()["id"]
+        take_url = own.worker_env("w")["RUNPOD_WEBHOOK_GET_JOB"]
+        base, token = take_url.split("/job-take/")[0], take_url.split("?token=")[1]
+        taken = requests.get(f"{base}/job-take/w?token={token}&job_in_progress=0", timeout=10)
+        assert taken.status_code == 200 and taken.json()["id"] == job_id
+        done = f"{base}/job-done/w/{job_id}?token={token}&isStream=false"
+        stream = f"{base}/job-stream/w/{job_id}?token={token}&isStream=true"
+        assert requests.post(stream, json={"output": "x" * (1024 * 1024)}, timeout=30).status_code == 400
+        assert requests.post(done, json={"output": {"audio_base64": "x" * (20 * 1024 * 1024)}},
+                             timeout=30).status_code == 400
+        assert api.get(f"/status/{job_id}").json()["status"] == "IN_PROGRESS"
+        assert requests.post(done, json={"output": {"audio_base64": "small"}}, timeout=30).status_code == 200
+        assert api.wait_status(job_id, {"COMPLETED"})["output"] == {"audio_base64": "small"}

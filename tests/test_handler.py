@@ -198,3 +198,16 @@ def test_a_killed_worker_takes_its_heartbeat_process_with_it(standin_hf_home):
         os.kill(worker.proc.pid, signal.SIGKILL)  # the worker alone, as an OOM kill would
         worker.proc.wait(10)
         wait_until(lambda: not any(_alive(c) for c in children), 10, "its children to end with it")
+
+
+def test_a_result_runpod_would_refuse_is_an_error_that_names_the_way_out(direct, monkeypatch):
+    """RunPod cannot return results near 20 MB: the job would hang IN_PROGRESS until its timeout.
+    The handler answers with a sentence instead (KOKORO_MAX_RESULT_MB, 15 by default; small here)."""
+    monkeypatch.setenv("KOKORO_MAX_RESULT_MB", "0.1")
+    job = {"text": "Hello there. General Kenobi, you are a bold one.", "format": "wav"}
+    out = worker_handler.handler({"id": "big", "input": job})
+    assert set(out) == {"error"}, out.keys()
+    assert out["error"].startswith("The result is 0.") and "more than the 0.1 MB a RunPod job can return" in out["error"]
+    assert 'ask for "format": "ogg" or "mp3"' in out["error"] and "split the text" in out["error"]
+    small = worker_handler.handler({"id": "small", "input": dict(job, format="ogg")})
+    assert "audio_base64" in small and len(json.dumps(small)) <= 0.1 * 2**20

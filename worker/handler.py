@@ -17,7 +17,8 @@ Output (worker/result.py, the result contract, builds it):
      "language": "en-us", "chunks": [{"text": "...", "phonemes": "...", "duration_s": 1.9}],
      "words": [{"text": "Hello", "start_s": 0.04, "end_s": 0.38}, ...],   # with timestamps
      "captions": "1\n00:00:00,000 --> 00:00:01,900\nHello world!\n\n"}       # with captions
-or, for bad input or a failure, {"error": "<one clear sentence>"} (RunPod marks the job FAILED).
+or, for bad input or a failure, {"error": "<one clear sentence>"} (RunPod marks the job FAILED);
+also for a result over KOKORO_MAX_RESULT_MB (15): RunPod would refuse to return it.
 
 The text may carry markup in any language: `[Kokoro](/kˈOkəɹO/)` says a word with the phonemes
 written, `[pause:1.5s]` (or `[pause:500ms]`, at most 10 s) adds that much silence. KOKORO_LEXICON
@@ -42,6 +43,7 @@ worker takes jobs, the others in the background. KOKORO_CONCURRENCY=n runs n job
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -125,12 +127,25 @@ def handler(job: dict) -> dict:
                 runpod.serverless.progress_update(job, f"chunk {done} of {total}")
 
         synthesis = engine().synthesize(request, on_progress=progress)
-        return synthesis.result.output(synthesis.encode(request.format), request.format)
+        return _deliverable(synthesis.result.output(synthesis.encode(request.format), request.format))
     except KokoroError as exc:
         return {"error": str(exc)}
     except Exception:  # never take the worker down; the log keeps the traceback
         log.exception("Synthesis failed")
         return {"error": "Synthesis failed inside the worker; see the worker log."}
+
+
+def _deliverable(output: dict) -> dict:
+    """The output, or an error sentence where RunPod would refuse it: a result it cannot return
+    leaves the job IN_PROGRESS until its timeout, and the user never learns why."""
+    size, limit = len(json.dumps(output)), settings.max_result_bytes()
+    if size <= limit:
+        return output
+    smaller = ("" if output.get("format") in ("mp3", "ogg")
+               else 'ask for "format": "ogg" or "mp3" (about 10× smaller than wav or flac), or ')
+    return {"error": f"The result is {size / 2**20:.1f} MB, more than the {limit / 2**20:.3g} MB a RunPod job can "
+                     f"return ({output.get('duration_s', 0):.0f} s of {output.get('format')} audio): {smaller}"
+                     "split the text into several jobs."}
 
 
 def stream_handler(job: dict):

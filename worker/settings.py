@@ -14,6 +14,7 @@ called, so a process (or a test) that changes a variable sees the change; they p
 | KOKORO_CONCURRENCY | 1 | 1 to 16 |
 | KOKORO_MAX_TEXT_CHARS | 10000 | a whole number ≥ 1 |
 | KOKORO_CLIP_CACHE_MB, KOKORO_SERVED_MB | 256, 512 | a number ≥ 0 |
+| KOKORO_MAX_RESULT_MB | 15 | a number ≥ 0: the largest job output the handler returns (RunPod refuses ~20 MB) |
 | KOKORO_PRECISION | auto | auto, fp32, bf16 (worker/precision.py) |
 | KOKORO_SKIP_WARMUP, KOKORO_STREAM, KOKORO_BATCH_VOICES | off | 1/true/yes/on or 0/false/no/off |
 | KOKORO_BACKEND (studio) | runpod if RUNPOD_ENDPOINT_ID is set, else local | runpod, local |
@@ -86,6 +87,16 @@ def megabytes(name: str, default_mb: float, env: Env | None = None) -> int:
     if not 0 <= mb < float("inf"):
         raise SettingsError(f"{name}={_shown(raw)} is not a size in MB (a number, 0 or more).")
     return int(mb * 1024 * 1024)
+
+
+# RunPod answers "Failed to return job results | 400" for results near 20 MB (its /runsync limit)
+# and the job then hangs IN_PROGRESS until its timeout; /run's payload limit is 10 MB. 15 MB of
+# JSON is ~4 min of WAV, and leaves room under the 20 MB.
+DEFAULT_MAX_RESULT_MB = 15
+
+
+def max_result_bytes(env: Env | None = None) -> int:
+    return megabytes("KOKORO_MAX_RESULT_MB", DEFAULT_MAX_RESULT_MB, env)
 
 
 def max_text_chars(env: Env | None = None) -> int:
@@ -238,6 +249,7 @@ def check_all(known_models: list[str], env: Env | None = None) -> None:
     max_text_chars(env)
     megabytes("KOKORO_CLIP_CACHE_MB", 256, env)
     megabytes("KOKORO_SERVED_MB", 512, env)
+    max_result_bytes(env)
     for name in FLAGS:
         env_flag(name, env)
     backend(env)

@@ -211,3 +211,22 @@ def test_a_result_runpod_would_refuse_is_an_error_that_names_the_way_out(direct,
     assert 'ask for "format": "ogg" or "mp3"' in out["error"] and "split the text" in out["error"]
     small = worker_handler.handler({"id": "small", "input": dict(job, format="ogg")})
     assert "audio_base64" in small and len(json.dumps(small)) <= 0.1 * 2**20
+
+
+def test_a_wav_result_too_big_to_return_is_refused_before_synthesis(direct, engine, monkeypatch):
+    """10,000 characters of English as WAV is at least ~17 MB: refused at once, not after minutes
+    of synthesis; as ogg it goes on to synthesis (which the spy stops)."""
+    from worker.errors import InputError
+
+    calls = []
+
+    def spy(request, **kw):
+        calls.append(request.format)
+        raise InputError("stopped by the test")
+    monkeypatch.setattr(engine, "synthesize", spy)
+    text = ("The quick brown fox jumps over the lazy dog. " * 230)[:10_000]
+    out = worker_handler.handler({"id": "wav", "input": {"text": text, "format": "wav"}})
+    assert out["error"].startswith("The result would be at least ") and "split the text" in out["error"]
+    assert calls == []
+    assert worker_handler.handler({"id": "ogg", "input": {"text": text, "format": "ogg"}}) == {
+        "error": "stopped by the test"} and calls == ["ogg"]

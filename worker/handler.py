@@ -126,6 +126,8 @@ def handler(job: dict) -> dict:
             elif total > 1:
                 runpod.serverless.progress_update(job, f"chunk {done} of {total}")
 
+        if foreseen := _foreseen_too_big(request):  # before minutes of synthesis, not after
+            return {"error": foreseen}
         synthesis = engine().synthesize(request, on_progress=progress)
         return _deliverable(synthesis.result.output(synthesis.encode(request.format), request.format))
     except KokoroError as exc:
@@ -135,17 +137,38 @@ def handler(job: dict) -> dict:
         return {"error": "Synthesis failed inside the worker; see the worker log."}
 
 
+# The least a WAV result can weigh: base64 of 16-bit 24 kHz PCM is 64,000 bytes a second, and no
+# language speaks more than 30 letters or digits a second at speed 1 (measured: English 17 a second
+# on the real weights; Chinese and Japanese far fewer), and no letter or digit is dropped.
+_WAV_BASE64_PER_S = 64_000
+_MAX_ALNUM_PER_S = 30
+_WAY_OUT = 'ask for "format": "ogg" or "mp3" (about 10× smaller than wav or flac), or '
+_SPLIT = "split the text into several jobs."
+
+
+def _foreseen_too_big(request) -> str | None:
+    """The error of `_deliverable`, known before synthesis where even the shortest speech the text
+    can make would not fit (WAV only: compressed sizes cannot be bounded from the text)."""
+    if request.format != "wav":
+        return None
+    least_s = sum(ch.isalnum() for ch in request.text) / _MAX_ALNUM_PER_S / request.speed
+    least = least_s * _WAV_BASE64_PER_S
+    limit = settings.max_result_bytes()
+    if least <= limit:
+        return None
+    return (f"The result would be at least {least / 2**20:.1f} MB, more than the {limit / 2**20:.3g} MB a "
+            f"RunPod job can return (at least {least_s:.0f} s of wav audio): {_WAY_OUT}{_SPLIT}")
+
+
 def _deliverable(output: dict) -> dict:
     """The output, or an error sentence where RunPod would refuse it: a result it cannot return
     leaves the job IN_PROGRESS until its timeout, and the user never learns why."""
     size, limit = len(json.dumps(output)), settings.max_result_bytes()
     if size <= limit:
         return output
-    smaller = ("" if output.get("format") in ("mp3", "ogg")
-               else 'ask for "format": "ogg" or "mp3" (about 10× smaller than wav or flac), or ')
+    smaller = "" if output.get("format") in ("mp3", "ogg") else _WAY_OUT
     return {"error": f"The result is {size / 2**20:.1f} MB, more than the {limit / 2**20:.3g} MB a RunPod job can "
-                     f"return ({output.get('duration_s', 0):.0f} s of {output.get('format')} audio): {smaller}"
-                     "split the text into several jobs."}
+                     f"return ({output.get('duration_s', 0):.0f} s of {output.get('format')} audio): {smaller}{_SPLIT}"}
 
 
 def stream_handler(job: dict):

@@ -62,7 +62,7 @@ def standin_hf_home() -> Path:
     """The HF_HOME holding stand-in weights for both models and every catalog voice."""
     from tests.standin import ensure_cache
 
-    return ensure_cache(HF_HOME)
+    return ensure_cache(HF_HOME, owned=not _KEEP)
 
 
 @pytest.fixture(scope="session")

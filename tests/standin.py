@@ -144,10 +144,17 @@ def _locked(path: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def ensure_cache(hf_home: str | os.PathLike) -> Path:
-    """`hf_home` holding a finished build: made in a temp folder and renamed into place, so an
-    interrupted build is never taken for a finished one. Returns hf_home."""
+def ensure_cache(hf_home: str | os.PathLike, owned: bool = True) -> Path:
+    """`hf_home` holding a finished build. In a folder of ours (`owned`, tests/standin_home.py) it is
+    made in a temp folder and renamed into place, so an interrupted build is never taken for a
+    finished one, and older builds beside it are pruned; a folder the user named is only added to,
+    never removed or pruned around. Returns hf_home."""
     home = Path(hf_home)
+    if not owned:
+        if not (home / MARKER).is_file():
+            build_cache(home)
+            (home / MARKER).write_text("ok")
+        return home
     with _locked(home.parent / f".{home.name}.lock"):
         if (home / MARKER).is_file():
             return home

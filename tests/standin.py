@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -157,6 +158,7 @@ def ensure_cache(hf_home: str | os.PathLike, owned: bool = True) -> Path:
         return home
     with _locked(home.parent / f".{home.name}.lock"):
         if (home / MARKER).is_file():
+            (home / MARKER).touch()  # "used now": a build in use is never pruned (below)
             return home
         shutil.rmtree(home, ignore_errors=True)  # a folder without the marker is an interrupted build
         staging = Path(tempfile.mkdtemp(dir=home.parent, prefix=f".{home.name}-building-"))
@@ -173,10 +175,14 @@ def ensure_cache(hf_home: str | os.PathLike, owned: bool = True) -> Path:
 
 
 def _prune(current: Path) -> None:
+    """Remove builds beyond the newest few that no run has used for an hour (another checkout's
+    run may be using an older build right now)."""
     builds = sorted((p for p in current.parent.iterdir() if (p / MARKER).is_file() and p != current),
                     key=lambda p: (p / MARKER).stat().st_mtime, reverse=True)
-    for old in builds[_KEEP_BUILDS - 1:]:
+    idle = time.time() - 3600
+    for old in (p for p in builds[_KEEP_BUILDS - 1:] if (p / MARKER).stat().st_mtime < idle):
         shutil.rmtree(old, ignore_errors=True)
+        (old.parent / f".{old.name}.lock").unlink(missing_ok=True)
 
 
 def main() -> None:

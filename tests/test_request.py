@@ -102,3 +102,10 @@ def test_text_limit_is_configurable(catalog, monkeypatch):
     monkeypatch.setenv("KOKORO_MAX_TEXT_CHARS", "50")
     with pytest.raises(InputError, match="the limit is 50 "):
         parse_request({"text": "a" * 51}, catalog)
+
+
+@pytest.mark.parametrize("voice", ["af_" + "x" * 100_000, "Z" * 100_000, "af_heart:" + "1" * 100_000 + "x"])
+def test_a_huge_voice_id_is_quoted_short(catalog, voice):
+    with pytest.raises(InputError) as caught:
+        parse_request({"text": "Hi.", "voice": voice}, catalog)
+    assert len(str(caught.value)) < 200, len(str(caught.value))

@@ -19,7 +19,7 @@ import torch
 from worker import batching, chunking, g2p, hub, lexicon, markup, memory, normalize, settings
 from worker import precision as fp
 from worker.catalog import Catalog, default_catalog
-from worker.errors import InputError, KokoroError, ModelUnavailableError
+from worker.errors import InputError, KokoroError, ModelUnavailableError, snippet
 from worker.request import SynthesisRequest
 from worker.spoken import SpokenChunk, Synthesis, finish, nothing_to_speak, silence, spoken
 
@@ -152,7 +152,7 @@ class Engine:
                 raise
             except Exception as exc:
                 log.warning("G2P failed on %r", text[:200], exc_info=True)
-                raise InputError(f"The {language.name} G2P could not read \"{_snippet(text)}\" "
+                raise InputError(f"The {language.name} G2P could not read \"{snippet(text)}\" "
                                  f"({exc.__class__.__name__}); rephrase or spell out that part.") from None
 
         return run
@@ -210,7 +210,7 @@ class Engine:
         if not normalize.looks_truncated(chunk.text, chunk.phonemes, code):
             return ""
         log.warning("Chunk %d: %d phonemes for %r", index + 1, len(chunk.phonemes), chunk.text[:200])
-        return (f"Note: chunk {index + 1} (\"{_snippet(chunk.text)}\") got fewer phonemes than its "
+        return (f"Note: chunk {index + 1} (\"{snippet(chunk.text)}\") got fewer phonemes than its "
                 "text needs; part of it may not have been spoken.")
 
     def _style(self, request: SynthesisRequest, chunk: chunking.Chunk) -> torch.Tensor:
@@ -297,11 +297,6 @@ def shared_text(request: SynthesisRequest) -> tuple:
 
 
 BATCH_MAX = 16  # voices per forward pass: bounds the padded batch's memory on long chunks
-
-
-def _snippet(text: str, limit: int = 40) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def warm_up_text(sample: str) -> str:

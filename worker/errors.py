@@ -19,3 +19,10 @@ class ModelUnavailableError(KokoroError):
 
 class SettingsError(KokoroError):
     """A worker setting (environment variable) is unusable; the worker does not start."""
+
+
+def snippet(text: str, limit: int = 40) -> str:
+    """User text quoted in an error: one line, at most `limit` characters (a 100 KB voice id or a
+    pasted page is not echoed whole)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from worker.errors import InputError
+from worker.errors import InputError, snippet
 
 MAX_PAUSE_S = 10.0
 MAX_TOTAL_PAUSE_S = 60.0  # 800 ten-second pauses fit in a 10,000-character text: 2 h of silence
@@ -56,10 +56,6 @@ class Script:
         return sum(s.pause_before_s for s in self.sections)
 
 
-def _snippet(text: str) -> str:
-    return text if len(text) <= 40 else text[:39] + "…"
-
-
 def _pause_seconds(match: re.Match) -> float:
     value = float(match.group(1)) / (1000 if match.group(2).lower() == "ms" else 1)
     if value > MAX_PAUSE_S:
@@ -71,10 +67,10 @@ def _pause_seconds(match: re.Match) -> float:
 def _check_leftovers(text: str) -> None:
     """What still looks like markup once the valid markup is gone is a mistake to report."""
     if bad := _PAUSE_LIKE.search(text):
-        raise InputError(f"\"{_snippet(bad.group())}\" is not a pause; write it as [pause:1.5s] or "
+        raise InputError(f"\"{snippet(bad.group())}\" is not a pause; write it as [pause:1.5s] or "
                          f"[pause:500ms] (at most {MAX_PAUSE_S:g} s).")
     if bad := _SAY_LIKE.search(text):
-        raise InputError(f"\"{_snippet(bad.group())}\" is not a pronunciation; write it as "
+        raise InputError(f"\"{snippet(bad.group())}\" is not a pronunciation; write it as "
                          "[word](/phonemes/), e.g. [Kokoro](/kˈOkəɹO/).")
 
 
@@ -86,7 +82,7 @@ def parse(text: str) -> Script:
     def hold(match: re.Match) -> str:
         word, phonemes = match.group(1).strip(), match.group(2).strip()
         if not word or not phonemes:
-            raise InputError(f"\"{_snippet(match.group())}\" needs both a word and its phonemes, "
+            raise InputError(f"\"{snippet(match.group())}\" needs both a word and its phonemes, "
                              "as in [Kokoro](/kˈOkəɹO/).")
         said.append((word, phonemes))
         return chr(_FIRST + len(said) - 1)

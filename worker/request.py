@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from worker import markup
 from worker.catalog import Catalog, Voice
-from worker.errors import InputError
+from worker.errors import InputError, snippet
 from worker.normalize import clean
 from worker.settings import max_text_chars
 
@@ -88,16 +88,16 @@ def parse_voice(spec: object, catalog: Catalog) -> tuple[tuple[Voice, float], ..
         voice = catalog.voice(name)
         if voice is None:
             if not _VOICE_ID.match(name):
-                raise InputError(f"'{name}' is not a voice id; ids look like \"af_heart\" or \"zf_001\".")
+                raise InputError(f"'{snippet(name)}' is not a voice id; ids look like \"af_heart\" or \"zf_001\".")
             close = catalog.similar_voices(name)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
-            raise InputError(f"Unknown voice '{name}'.{hint}")
+            raise InputError(f"Unknown voice '{snippet(name)}'.{hint}")
         try:
             weight = float(weight_text) if weight_text.strip() else 1.0
         except ValueError:
-            raise InputError(f"The weight of '{name}' in the voice blend is not a number.") from None
+            raise InputError(f"The weight of '{snippet(name)}' in the voice blend is not a number.") from None
         if not math.isfinite(weight) or weight <= 0:
-            raise InputError(f"The weight of '{name}' in the voice blend must be a positive number.")
+            raise InputError(f"The weight of '{snippet(name)}' in the voice blend must be a positive number.")
         parts.append((voice, weight))
     models = {v.model for v, _ in parts}
     if len(models) > 1:

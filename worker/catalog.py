@@ -136,20 +136,21 @@ MAX_YAML_BYTES = 4 * 1024 * 1024  # the catalog is ~27 KB; a file far past this 
 def read_yaml(path: Path, what: str, error: type[KokoroError]) -> object:
     """A YAML file's content; an unreadable, oversized, binary or malformed file is one line of
     `error` naming `what` it is (start-up prints it as is: no caret diagram, no traceback)."""
+    named = f"{what[0].upper()}{what[1:]} {path}"
     try:
-        if path.stat().st_size > MAX_YAML_BYTES:
-            raise error(f"{what[0].upper()}{what[1:]} {path} is {path.stat().st_size / 1e6:.0f} MB; "
-                        f"it must be at most {MAX_YAML_BYTES // 2**20} MB of YAML text.")
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise error(f"{named} is {size / 1e6:.0f} MB; it must be at most {MAX_YAML_BYTES // 2**20} MB of YAML text.")
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise error(f"Cannot read {what} {path}: {exc.strerror}.") from None
     except UnicodeDecodeError:
-        raise error(f"{what[0].upper()}{what[1:]} {path} is not UTF-8 text (a binary file?).") from None
+        raise error(f"{named} is not UTF-8 text (a binary file?).") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        raise error(f"{what[0].upper()}{what[1:]} {path} is not valid YAML: {where}{problem}.") from None
+        raise error(f"{named} is not valid YAML: {where}{problem}.") from None
 
 
 def load_catalog(path: str | os.PathLike | None = None) -> Catalog:

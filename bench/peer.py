@@ -47,7 +47,7 @@ def _text(chars: int) -> str:
 
 
 def _cpu() -> str:
-    from worker.precision import cpu_flags
+    from worker.model.precision import cpu_flags
 
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                   if line.startswith("model name")), platform.processor())
@@ -63,9 +63,9 @@ class Routes:
         from kokoro_onnx import Kokoro
 
         from tests.realspeech.weights import ja_voices_file, onnx_model_file
-        from worker import precision
-        from worker.engine import Engine
-        from worker.request import parse_request
+        from worker.model import precision
+        from worker.model.engine import Engine
+        from worker.service.request import parse_request
 
         torch.manual_seed(0)
         self.engine = Engine(cache_dir=hub)
@@ -135,7 +135,12 @@ def main() -> None:
     import torch
 
     from tests.realspeech.listen import Recogniser, error_rate
-    from tests.realspeech.weights import VOICE_COPIES, build_real_cache, default_cache_dir, whisper_model_dir
+    from tests.realspeech.weights import (
+        VOICE_COPIES,
+        build_real_cache,
+        default_cache_dir,
+        whisper_model_dir,
+    )
 
     cache = default_cache_dir()
     build_real_cache(cache / "hf", extra_voices=VOICE_COPIES)

@@ -24,7 +24,12 @@ sys.path.insert(0, str(REPO))
 
 def _prepare() -> tuple[Path, Path]:
     """The real weights' hub folder and the Whisper folder, built where the tests keep them."""
-    from tests.realspeech.weights import VOICE_COPIES, build_real_cache, default_cache_dir, whisper_model_dir
+    from tests.realspeech.weights import (
+        VOICE_COPIES,
+        build_real_cache,
+        default_cache_dir,
+        whisper_model_dir,
+    )
 
     cache = default_cache_dir()
     home = cache / "hf"
@@ -43,7 +48,7 @@ def bench_rtf(engine) -> dict:
     import torch
 
     from tests.realspeech.texts import EN_LONG
-    from worker.request import parse_request
+    from worker.service.request import parse_request
 
     request = parse_request({"text": EN_LONG, "voice": "jf_alpha"}, engine.catalog)
     engine.synthesize(parse_request({"text": "Warm up.", "voice": "jf_alpha"}, engine.catalog))
@@ -72,8 +77,8 @@ def bench_paths(engine, recogniser) -> dict:
     from tests.realspeech.listen import error_rate
     from tests.realspeech.texts import EN_SHORT, JA_SHORT
     from ui.backends import LocalBackend
-    from ui.studio.clips import ClipCache, ClipMaker
     from ui.backends.base import Piece
+    from ui.studio.clips import ClipCache, ClipMaker
     from worker import handler
 
     handler._engine = engine
@@ -114,7 +119,7 @@ def bench_paths(engine, recogniser) -> dict:
 
 def bench_speed(engine) -> dict:
     from tests.realspeech.texts import EN_LONG, sentences_of
-    from worker.request import parse_request
+    from worker.service.request import parse_request
 
     text = " ".join(sentences_of(EN_LONG)[:4])
     durations = {s: engine.synthesize(parse_request({"text": text, "voice": "jf_alpha", "speed": s},
@@ -127,7 +132,7 @@ def bench_long(engine, recogniser) -> dict:
     from tests.realspeech.hearing import join_silences
     from tests.realspeech.listen import error_rate, per_sentence
     from tests.realspeech.texts import EN_LONG, JA_LONG, sentences_of
-    from worker.request import parse_request
+    from worker.service.request import parse_request
 
     out = {}
     for lang, text, code in (("en", EN_LONG, "en-us"), ("ja", JA_LONG, "ja")):
@@ -158,7 +163,7 @@ def main() -> None:
     hub, whisper = _prepare()
 
     from tests.realspeech.listen import Recogniser
-    from worker.engine import Engine
+    from worker.model.engine import Engine
 
     engine, recogniser = Engine(cache_dir=hub), Recogniser(whisper)
     results = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "device": engine.device},

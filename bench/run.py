@@ -66,7 +66,7 @@ def bench_overhead(engine, repeat: int) -> dict:
     b, w = statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs)
     # The worker's own work beyond G2P and the model (parse, join, encode, base64), timed directly:
     # a low-noise figure next to the ratio, which this shared VM's ±7 % timing noise blurs.
-    from worker.request import parse_request
+    from worker.service.request import parse_request
 
     request = parse_request(job["input"], engine.catalog)
     result = engine.synthesize(request)
@@ -88,7 +88,7 @@ def bench_ttfa(engine) -> dict:
     default text limit) vs one sentence, in English and Japanese."""
     from ui.backends.base import Piece
     from ui.backends.local import LocalBackend
-    from worker.request import SynthesisRequest
+    from worker.service.request import SynthesisRequest
 
     voice = engine.catalog.voice("af_heart")
     sentence = "The quick brown fox jumps over the lazy dog."
@@ -132,7 +132,7 @@ def bench_ttfa(engine) -> dict:
 
 def bench_rtf(engine) -> dict:
     """Real-time factor (compute seconds per second of audio) per language on this device."""
-    from worker.request import parse_request
+    from worker.service.request import parse_request
 
     out = {}
     for code, lang in engine.catalog.languages.items():
@@ -200,7 +200,8 @@ def bench_memory(engine, jobs: int) -> dict:
     """Resident memory over many jobs: growth from jobs 20-40 (after caches fill) to the last 20."""
     import psutil
 
-    from worker import handler, memory
+    from worker import handler
+    from worker.model import memory
 
     handler._engine = engine
     proc = psutil.Process()
@@ -224,7 +225,7 @@ def bench_memory(engine, jobs: int) -> dict:
 
 def bench_audition(engine, voices: int) -> dict:
     """Audition of many voices on one text: one by one (synthesize) vs batched (synthesize_many)."""
-    from worker.request import parse_request
+    from worker.service.request import parse_request
 
     ids = [v.id for v in engine.catalog.voices if v.language == "en-us"][:voices]
     text = "She sells sea shells by the sea shore, and the shells she sells are sea shells."
@@ -269,7 +270,7 @@ def main() -> None:
 
     import torch
 
-    from worker.engine import Engine
+    from worker.model.engine import Engine
 
     engine = Engine()
     results = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),

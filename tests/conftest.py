@@ -67,14 +67,14 @@ def standin_hf_home() -> Path:
 
 @pytest.fixture(scope="session")
 def engine(standin_hf_home):
-    from worker.engine import Engine
+    from worker.model.engine import Engine
 
     return Engine()
 
 
 @pytest.fixture(scope="session")
 def catalog():
-    from worker.catalog import default_catalog
+    from worker.core.catalog import default_catalog
 
     return default_catalog()
 
@@ -95,7 +95,11 @@ def _real_tier_installed():
 @pytest.fixture(scope="session")
 def real_hf_home() -> Path:
     """An HF_HOME holding the real Kokoro v1.0 weights and voices (built once per machine)."""
-    from tests.realspeech.weights import VOICE_COPIES, build_real_cache, default_cache_dir
+    from tests.realspeech.weights import (
+        VOICE_COPIES,
+        build_real_cache,
+        default_cache_dir,
+    )
 
     home = Path(_REAL_CACHE or default_cache_dir()) / "hf"
     with _real_tier_installed():
@@ -106,7 +110,7 @@ def real_hf_home() -> Path:
 @pytest.fixture(scope="session")
 def real_engine(real_hf_home):
     """An engine on the real weights (the stand-in engine keeps the process's default cache)."""
-    from worker.engine import Engine
+    from worker.model.engine import Engine
 
     return Engine(cache_dir=real_hf_home / "hub")
 

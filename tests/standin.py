@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 
 from tests.standin_home import MARKER, VOCAB_V10
-from worker.catalog import Catalog, load_catalog
+from worker.core.catalog import Catalog, load_catalog
 
 _KEEP_BUILDS = 2  # older builds beside the current one are removed (≈ 0.8 GB each)
 
@@ -123,12 +123,12 @@ def decode_as_noise(monkeypatch, *kmodels) -> None:
     of long texts: G2P, chunking, the predicted durations, pacing, joins and captions stay the
     production path; only the decoder, minutes of CPU for thousands of characters and noise on
     the stand-in anyway, is skipped. A chunk through the real decoder is every other test's."""
-    from worker import batching
+    from worker.model import batching
 
     for kmodel in kmodels:  # kokoro's own forward (speed 1)
         monkeypatch.setattr(kmodel.decoder, "forward",
                             lambda asr, *rest: 0.1 * torch.randn(1, 1, asr.shape[-1] * 600))
-    # the engine's exact-speed and batched forward (worker/batching.py)
+    # the engine's exact-speed and batched forward (worker/model/batching.py)
     monkeypatch.setattr(batching, "_decode", lambda dec, asr, f0, noise, s, frames: [
         0.1 * torch.randn(n * 600) for n in frames])
 

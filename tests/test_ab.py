@@ -15,12 +15,12 @@ import gradio as gr
 import pytest
 import soundfile as sf
 
-from ui.tabs.ab import ABDesk, draw_pair
 from ui.backends import LocalBackend
 from ui.studio.clips import ClipMaker
-from ui.tabs.leaderboard import export_csv, standings
 from ui.studio.rounds import RoundBook
-from worker.errors import InputError
+from ui.tabs.ab import ABDesk, draw_pair
+from ui.tabs.leaderboard import export_csv, standings
+from worker.core.errors import InputError
 
 TEXT = "Hello there."
 NO_PROGRESS = lambda *a, **k: None  # noqa: E731

@@ -4,7 +4,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from worker.audio import PAUSE_S, SAMPLE_RATE, TRIM_KEEP_S, encode, join, paced, smooth_edges, speech_bounds
+from worker.sound.audio import (
+    PAUSE_S,
+    SAMPLE_RATE,
+    TRIM_KEEP_S,
+    encode,
+    join,
+    paced,
+    smooth_edges,
+    speech_bounds,
+)
 
 
 @pytest.mark.parametrize("fmt, container", [("wav", "WAV"), ("flac", "FLAC"), ("mp3", "MP3"), ("ogg", "OGG")])

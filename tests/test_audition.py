@@ -8,9 +8,9 @@ import gradio as gr
 import pytest
 
 from tests.ui_helpers import sound_info
-from ui.tabs.audition import ANY, Auditioner, filtered, table
 from ui.backends import LocalBackend
 from ui.studio.clips import ClipMaker
+from ui.tabs.audition import ANY, Auditioner, filtered, table
 
 NO_PROGRESS = lambda *a, **k: None  # noqa: E731
 

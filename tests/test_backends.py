@@ -14,7 +14,7 @@ from tests.conftest import REPO
 from ui.backends import MisconfiguredBackend, RunPodBackend, backend_from_env
 from ui.backends.base import Finished, Piece, Status, Stopped
 from ui.backends.local import LocalBackend, shared_engine
-from worker import engine as engine_module
+from worker.model import engine as engine_module
 
 SENTENCE = "The fox ran."  # short: 40 chunks of G2P and synthesis, little audio
 LONG = " ".join([SENTENCE] * 40)  # 40 chunks
@@ -79,7 +79,7 @@ def test_stop_acts_during_g2p(engine, counted_g2p):
 
 
 def test_a_backend_keeps_its_engine_and_the_process_default_stays(engine, catalog):
-    from worker.engine import Engine
+    from worker.model.engine import Engine
 
     other = Engine(catalog)
     a, b = LocalBackend(engine), LocalBackend(other)
@@ -101,11 +101,11 @@ import sys
 import ui.app as app
 from ui.backends import backend_from_env
 from ui.tabs.generate import Studio
-from worker.catalog import default_catalog
+from worker.core.catalog import default_catalog
 backend = backend_from_env()
 catalog = default_catalog()
 app.build(Studio(backend, catalog, out_dir=sys.argv[1]), catalog, backend.describe(), 16)
-heavy = sorted(m for m in ("torch", "kokoro", "worker.engine", "misaki", "spaces") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "kokoro", "worker.model.engine", "misaki", "spaces") if m in sys.modules)
 print(backend.capabilities.kind, heavy)
 """
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KOKORO_BACKEND": "runpod",

@@ -1,4 +1,4 @@
-"""Many voices of one text in one forward pass (worker.batching): the same audio as one by one.
+"""Many voices of one text in one forward pass (worker.model.batching): the same audio as one by one.
 
 The stand-in is the real architecture with random weights, so every layer the batch pads and
 masks is exercised. The harmonic source draws a random phase and noise per call; the comparison
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from worker import batching
-from worker.engine import Engine
-from worker.request import parse_request
+from worker.model import batching
+from worker.model.engine import Engine
+from worker.service.request import parse_request
 
 VOICES = ["af_heart", "am_michael", "bf_emma", "af_bella"]
 SPEEDS = [1.0, 1.35, 0.7, 1.0]  # different lengths in one batch: most of it is padding for some
@@ -107,7 +107,7 @@ def test_synthesize_many_takes_one_text_only(engine, catalog):
 
 def test_blends_and_more_voices_than_one_batch(fp32, catalog, fixed_source, monkeypatch):
     engine = fp32
-    monkeypatch.setattr("worker.engine.BATCH_MAX", 2)
+    monkeypatch.setattr("worker.model.engine.BATCH_MAX", 2)
     calls = []
     real = batching.forward_many
     monkeypatch.setattr(batching, "forward_many", lambda *a, **kw: calls.append(len(a[2])) or real(*a, **kw))

@@ -1,4 +1,4 @@
-"""Subtitles from word timings (worker/captions.py), read back by real subtitle parsers."""
+"""Subtitles from word timings (worker/sound/captions.py), read back by real subtitle parsers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ import pytest
 import srt as srt_parser
 import webvtt
 
-from worker.captions import CJK_LINE_CHARS, LINE_CHARS, MAX_CUE_S, Word, cues, srt, vtt
+from worker.sound.captions import (
+    CJK_LINE_CHARS,
+    LINE_CHARS,
+    MAX_CUE_S,
+    Word,
+    cues,
+    srt,
+    vtt,
+)
 
 
 def _words(text: str, per_word_s: float = 0.3, gap_after_sentence_s: float = 0.4) -> list[Word]:

@@ -7,9 +7,8 @@ import pytest
 import yaml
 
 from tests.conftest import REPO, worker_env
-from worker.catalog import load_catalog
-from worker.errors import CatalogError
-
+from worker.core.catalog import load_catalog
+from worker.core.errors import CatalogError
 
 
 def test_models_languages_and_counts(catalog):

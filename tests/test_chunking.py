@@ -2,7 +2,7 @@ import itertools
 
 import pytest
 
-from worker.chunking import MAX_PHONEMES, bounded, plan, sentences
+from worker.text.chunking import MAX_PHONEMES, bounded, plan, sentences
 
 
 def chars(text: str) -> str:
@@ -78,7 +78,7 @@ def test_cut_spans_record_a_clause_or_word_break():
 
 
 def test_ahead_closed_with_a_full_queue_ends_its_thread_and_its_iteration():
-    from worker.chunking import Ahead, Chunk
+    from worker.text.chunking import Ahead, Chunk
 
     made = []
 

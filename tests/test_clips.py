@@ -6,7 +6,7 @@ import pytest
 
 from ui.backends import LocalBackend
 from ui.studio.clips import Clip, ClipCache, ClipKey, ClipMaker, cache_bytes_from_env
-from worker.errors import InputError, SettingsError
+from worker.core.errors import InputError, SettingsError
 
 
 def clip(n: int, size: int = 100) -> Clip:
@@ -97,7 +97,7 @@ def test_make_many_reports_each_failure_and_still_makes_the_rest(maker):
 
 
 def test_with_batched_voices_one_text_is_spoken_in_one_pass(engine, catalog, monkeypatch):
-    from worker import batching
+    from worker.model import batching
 
     monkeypatch.setenv("KOKORO_BATCH_VOICES", "true")
     passes = []

@@ -54,13 +54,13 @@ def test_dockerfile_bakes_weights_and_runs_offline():
 def test_hub_tests_are_valid_jobs_and_hub_env_is_what_the_worker_reads(catalog):
     import json
 
-    from worker.request import parse_request
+    from worker.service.request import parse_request
 
     for case in json.loads((REPO / ".runpod" / "tests.json").read_text())["tests"]:
         parse_request(case["input"], catalog)  # raises on an invalid job
     hub = json.loads((REPO / ".runpod" / "hub.json").read_text())
     readme = (REPO / "README.md").read_text()
-    sources = "".join(p.read_text() for p in (REPO / "worker").glob("*.py"))
+    sources = "".join(p.read_text() for p in (REPO / "worker").rglob("*.py"))
     for env in hub["config"]["env"]:
         assert env["key"] in sources and f"`{env['key']}`" in readme, env["key"]
         assert env["input"]["description"]

@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from worker import engine as engine_module
-from worker import g2p
-from worker.audio import SAMPLE_RATE
-from worker.engine import Engine, zh_v11_speed
-from worker.errors import InputError, ModelUnavailableError
-from worker.request import parse_request
+from worker.core.errors import InputError, ModelUnavailableError
+from worker.model import engine as engine_module
+from worker.model.engine import Engine, zh_v11_speed
+from worker.service.request import parse_request
+from worker.sound.audio import SAMPLE_RATE
+from worker.text import g2p
 
 NINE = {
     "en-us": ("af_heart", "The quick brown fox jumps over the lazy dog."),
@@ -97,7 +97,7 @@ def test_progress_reports_each_chunk(engine, catalog):
 
 
 def test_g2p_runs_ahead_of_the_model_and_errors_reach_the_caller():
-    from worker.chunking import Ahead, Chunk
+    from worker.text.chunking import Ahead, Chunk
 
     def chunks():
         yield Chunk("a", "a")
@@ -169,7 +169,7 @@ def test_device_is_cuda_when_present_else_cpu(engine):
 
 
 def test_a_g2p_that_drops_text_makes_the_job_say_so(engine, catalog, monkeypatch):
-    from worker import engine as engine_module
+    from worker.model import engine as engine_module
 
     real = engine_module.g2p.phonemizer
 
@@ -192,7 +192,7 @@ def test_an_honest_g2p_raises_no_note(engine, catalog):
 
 
 def test_a_g2p_failure_quotes_the_text_it_failed_on(engine, catalog, monkeypatch):
-    from worker import engine as engine_module
+    from worker.model import engine as engine_module
 
     def failing(code, zh_version=None):
         def g2p(text):
@@ -205,7 +205,7 @@ def test_a_g2p_failure_quotes_the_text_it_failed_on(engine, catalog, monkeypatch
 
 
 def test_joins_hold_the_pause_the_text_asks_for(engine, catalog):
-    from worker.audio import PAUSE_S
+    from worker.sound.audio import PAUSE_S
 
     text = "First sentence here, with a clause.\n\nA new paragraph starts. And ends."
     chunks = list(engine.stream(parse_request({"text": text}, catalog)))

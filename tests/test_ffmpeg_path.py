@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from worker import audio
+from worker.sound import audio
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 import logging
 
-from worker import g2p
+from worker.text import g2p
 
 
 def test_english_falls_back_to_espeak_with_one_warning_when_spacy_model_missing(caplog, monkeypatch):

@@ -13,6 +13,7 @@ from tests.conftest import REPO, worker_env
 from tests.helpers_worker import local_api as start_local_api
 from tests.helpers_worker import run_test_input, runsync
 from worker import handler as worker_handler
+
 DOC_EXAMPLE = {"text": "你好，世界！这是一个语音合成测试。", "voice": "af_heart", "language": "zh",
                "speed": 1.0, "split_sentences": True}
 
@@ -216,7 +217,7 @@ def test_a_result_runpod_would_refuse_is_an_error_that_names_the_way_out(direct,
 def test_a_wav_result_too_big_to_return_is_refused_before_synthesis(direct, engine, monkeypatch):
     """10,000 characters of English as WAV is at least ~17 MB: refused at once, not after minutes
     of synthesis; as ogg it goes on to synthesis (which the spy stops)."""
-    from worker.errors import InputError
+    from worker.core.errors import InputError
 
     calls = []
 

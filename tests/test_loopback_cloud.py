@@ -14,7 +14,12 @@ import pytest
 import requests
 
 from loopback.cloud import LoopbackCloud
-from tests.helpers_loopback import echo_endpoint, running_worker, wait_until, wait_worker_idle
+from tests.helpers_loopback import (
+    echo_endpoint,
+    running_worker,
+    wait_until,
+    wait_worker_idle,
+)
 
 KEY = "loopback-test-key-0123456789"
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,11 +1,11 @@
-"""Markup (worker/markup.py) and the lexicon file (worker/lexicon.py): pure, no weights."""
+"""Markup (worker/text/markup.py) and the lexicon file (worker/text/lexicon.py): pure, no weights."""
 
 from __future__ import annotations
 
 import pytest
 
-from worker import lexicon, markup
-from worker.errors import InputError
+from worker.core.errors import InputError
+from worker.text import lexicon, markup
 
 
 def _fake_g2p(text: str) -> str:
@@ -68,7 +68,7 @@ def test_a_lexicon_file_is_validated_with_one_readable_message(tmp_path, catalog
 
 
 def test_a_broken_lexicon_stops_start_up_with_one_line(tmp_path, monkeypatch, capsys):
-    from worker import settings
+    from worker.core import startup
 
     bad = tmp_path / "lexicon.yaml"
     bad.write_text("klingon:\n  a: b\n", encoding="utf-8")
@@ -76,7 +76,7 @@ def test_a_broken_lexicon_stops_start_up_with_one_line(tmp_path, monkeypatch, ca
     lexicon.configured.cache_clear()
     try:
         with pytest.raises(SystemExit) as stopped:
-            settings.start_up("kokoro worker")
+            startup.start_up("kokoro worker")
     finally:
         lexicon.configured.cache_clear()
     assert stopped.value.code == 1 and "unknown language 'klingon'" in capsys.readouterr().err

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from worker import memory
+from worker.model import memory
 
 
 def _trims_after(start: int, timeout: float = 5.0) -> int:

@@ -3,10 +3,10 @@ notices phonemes too few for their text. (On real speech: tests/test_real_text.p
 
 import pytest
 
-from worker.errors import InputError
-from worker.g2p import phonemizer
-from worker.normalize import DIGIT_RUN, LONG_TOKEN, clean, for_g2p, looks_truncated
-from worker.request import parse_request
+from worker.core.errors import InputError
+from worker.service.request import parse_request
+from worker.text.g2p import phonemizer
+from worker.text.normalize import DIGIT_RUN, LONG_TOKEN, clean, for_g2p, looks_truncated
 
 
 def test_control_characters_become_spaces_and_invisible_ones_go():

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from worker import precision as fp
-from worker.engine import Engine
-from worker.errors import SettingsError
-from worker.request import parse_request
+from worker.core.errors import SettingsError
+from worker.model import precision as fp
+from worker.model.engine import Engine
+from worker.service.request import parse_request
 
 
 def _kmodel(engine: Engine):

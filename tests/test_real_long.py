@@ -14,8 +14,8 @@ import pytest
 from tests.realspeech.hearing import join_silences, silence_around
 from tests.realspeech.listen import error_rate, per_sentence
 from tests.realspeech.texts import EN_LONG, JA_LONG, sentences_of
-from worker.audio import SAMPLE_RATE
-from worker.request import parse_request
+from worker.service.request import parse_request
+from worker.sound.audio import SAMPLE_RATE
 
 pytestmark = [pytest.mark.real_weights, pytest.mark.long]
 

@@ -8,12 +8,12 @@ import soundfile as sf
 
 from tests.realspeech.hearing import assert_heard
 from tests.realspeech.texts import EN_SHORT, JA_SHORT
+from ui.backends import LocalBackend
+from ui.backends.base import Finished, Piece
+from ui.studio.clips import ClipCache, ClipMaker
 from ui.tabs.ab import ABDesk
 from ui.tabs.audition import Auditioner
-from ui.backends import LocalBackend
 from ui.tabs.generate import Studio
-from ui.studio.clips import ClipCache, ClipMaker
-from ui.backends.base import Finished, Piece
 
 pytestmark = pytest.mark.real_weights
 

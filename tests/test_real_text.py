@@ -8,8 +8,8 @@ import torch
 
 from tests.realspeech.hearing import REPORT, assert_heard
 from tests.realspeech.listen import error_rate
-from worker import g2p
-from worker.request import parse_request
+from worker.service.request import parse_request
+from worker.text import g2p
 
 pytestmark = pytest.mark.real_weights
 
@@ -52,7 +52,9 @@ def test_a_long_digit_run_is_read_digit_by_digit(real_engine, recogniser):
 
 def test_a_long_japanese_number_is_spoken_not_an_error(real_engine, recogniser):
     result = _speak(real_engine, "番号は1234567890です。", language="ja")
-    from rapidfuzz.distance import Levenshtein  # the real tier's package; the module must import without it
+    from rapidfuzz.distance import (
+        Levenshtein,  # the real tier's package; the module must import without it
+    )
 
     assert "iʨi ɲi saɴ joɴ ɡo ɾokɯ nana haʨi kʲɨː ʣeɾo" in result.result.phonemes
     heard = recogniser.hear(result.audio, "ja").text

@@ -9,7 +9,7 @@ import torch
 
 from tests.realspeech.hearing import assert_heard
 from tests.realspeech.timings import agreement
-from worker.request import parse_request
+from worker.service.request import parse_request
 
 pytestmark = pytest.mark.real_weights
 
@@ -44,7 +44,7 @@ def test_an_inline_pronunciation_is_what_the_recogniser_hears(real_engine, recog
 
 
 def test_a_lexicon_entry_is_what_the_recogniser_hears(real_hf_home, recogniser):
-    from worker.engine import Engine
+    from worker.model.engine import Engine
 
     engine = Engine(cache_dir=real_hf_home / "hub", pronunciations={"en-us": {"cat": "dˈɔɡ"}})
     synthesis = _speak(engine, "The cat sleeps by the fire.")

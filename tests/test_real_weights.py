@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.realspeech import weights
-from worker.request import parse_request
+from worker.service.request import parse_request
 
 pytestmark = pytest.mark.real_weights
 

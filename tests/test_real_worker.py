@@ -15,7 +15,7 @@ from tests.helpers_worker import local_api, run_test_input, runsync
 from tests.realspeech.hearing import assert_heard, decode
 from tests.realspeech.texts import EN_SHORT, JA_SHORT
 from worker import handler as worker_handler
-from worker.request import parse_request
+from worker.service.request import parse_request
 
 pytestmark = pytest.mark.real_weights
 
@@ -109,8 +109,8 @@ def test_bf16_is_heard_the_same_and_keeps_the_timing(real_engine, recogniser, mo
     """The precision setting's bf16 path (KOKORO_PRECISION): the same words, durations within 1 %.
     Forced where this CPU only emulates bf16 (slow, but the same autocast path)."""
     from tests.realspeech.listen import error_rate
-    from worker import precision as fp
-    from worker.engine import Engine
+    from worker.model import precision as fp
+    from worker.model.engine import Engine
 
     if not fp.native_bf16("cpu"):
         monkeypatch.setattr(fp, "native_bf16", lambda device, flags=None: True)

@@ -1,7 +1,7 @@
 import pytest
 
-from worker.errors import InputError
-from worker.request import parse_request, parse_voice
+from worker.core.errors import InputError
+from worker.service.request import parse_request, parse_voice
 
 
 def test_defaults_follow_the_service_document(catalog):

@@ -1,4 +1,4 @@
-"""The result contract (worker/result.py): one shape for a result, written by the handler and read
+"""The result contract (worker/service/result.py): one shape for a result, written by the handler and read
 back by the studio's RunPod backend, on a real engine's output."""
 
 from __future__ import annotations
@@ -7,9 +7,15 @@ import base64
 
 import pytest
 
-from worker.captions import Word
-from worker.request import parse_request
-from worker.result import OUTPUT_FIELDS, ChunkInfo, OutputError, Result, chunk_output
+from worker.service.request import parse_request
+from worker.service.result import (
+    OUTPUT_FIELDS,
+    ChunkInfo,
+    OutputError,
+    Result,
+    chunk_output,
+)
+from worker.sound.captions import Word
 
 
 def _result(**changes) -> Result:

@@ -12,10 +12,14 @@ import traceback
 import pytest
 
 from loopback.cloud import LoopbackCloud
-from tests.helpers_loopback import PLANTED_KEY, echo_endpoint, wait_until, wait_worker_idle
+from tests.helpers_loopback import (
+    PLANTED_KEY,
+    echo_endpoint,
+    wait_until,
+    wait_worker_idle,
+)
 from ui.backends.runpod_client import RunPodCancelledError, RunPodClient, RunPodError
-from worker.errors import KokoroError
-
+from worker.core.errors import KokoroError
 
 cloud, worker, reset = echo_endpoint(PLANTED_KEY, "ep-test")
 

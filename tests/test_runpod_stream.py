@@ -63,7 +63,7 @@ def test_cancel_during_a_streamed_job_cancels_it_on_the_cloud(cloud, catalog):
 
 
 def test_bad_markup_is_refused_before_a_job_is_sent(cloud, catalog):
-    from worker.errors import InputError
+    from worker.core.errors import InputError
 
     before = len(cloud.jobs())
     with pytest.raises(InputError, match="is not a pause"):

@@ -11,8 +11,8 @@ import torch
 
 from tests.conftest import REPO, worker_env
 from tests.helpers_worker import local_api, runsync
-from worker import settings
-from worker.errors import SettingsError
+from worker.core import settings, startup
+from worker.core.errors import SettingsError
 
 MODELS = ["v1.0", "v1.1-zh"]
 NOT_HERE = f"cuda:{torch.cuda.device_count() if torch.cuda.is_available() else 0}"  # never a device here
@@ -35,7 +35,7 @@ NOT_HERE = f"cuda:{torch.cuda.device_count() if torch.cuda.is_available() else 0
 ])
 def test_each_bad_setting_is_one_sentence_naming_it(name, value, message):
     with pytest.raises(SettingsError) as caught:
-        settings.check_all(MODELS, {name: value})
+        startup.check_all(MODELS, {name: value})
     assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
     assert "SECRET" not in str(caught.value)  # an API key is never echoed, not even in part
 
@@ -43,7 +43,7 @@ def test_each_bad_setting_is_one_sentence_naming_it(name, value, message):
 def test_good_values_parse_one_way_for_every_reader():
     env = {"KOKORO_MODELS": " v1.1-zh ,", "KOKORO_LOG_LEVEL": "debug", "KOKORO_SKIP_WARMUP": "On",
            "KOKORO_STREAM": "", "KOKORO_CONCURRENCY": "4", "KOKORO_SERVED_MB": "1.5", "KOKORO_DEVICE": "CPU"}
-    settings.check_all(MODELS, env)
+    startup.check_all(MODELS, env)
     assert settings.models(MODELS, env) == ["v1.1-zh"] and settings.models(MODELS, {}) == MODELS
     assert settings.log_level(env) == "DEBUG" and settings.device(env) == "cpu"
     assert settings.env_flag("KOKORO_SKIP_WARMUP", env) and not settings.env_flag("KOKORO_STREAM", env)
@@ -97,7 +97,7 @@ def test_the_worker_log_holds_no_job_text_and_no_false_errors(standin_hf_home, t
 def test_kokoro_device_wins_over_the_default(monkeypatch):
     # On a machine where the default is CUDA, KOKORO_DEVICE=cpu must put the engine on the CPU: a
     # value that cannot be the default, so the test fails if the setting is not read.
-    from worker.engine import Engine
+    from worker.model.engine import Engine
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
@@ -129,7 +129,7 @@ def test_every_documented_log_level_is_one_the_sdk_takes(monkeypatch):
     (b"x" * (4 * 1024 * 1024 + 1), "is 4 MB; it must be at most 4 MB of YAML text."),
 ], ids=["binary", "malformed", "huge"])
 def test_a_lexicon_that_is_not_yaml_text_is_one_line(tmp_path, catalog, content, says):
-    from worker import lexicon
+    from worker.text import lexicon
 
     path = tmp_path / "lexicon.yaml"
     path.write_bytes(content)
@@ -144,7 +144,7 @@ def test_a_votes_database_that_cannot_be_created_stops_the_studio_at_start_up(mo
 
     monkeypatch.setenv("KOKORO_VOTES_DB", "/proc/kokoro/votes.sqlite3")  # /proc takes no new folder
     with pytest.raises(SystemExit) as stopped:
-        settings.start_up("kokoro studio", VoteStore)
+        startup.start_up("kokoro studio", VoteStore)
     lines = capsys.readouterr().err.strip().splitlines()
     assert stopped.value.code == 1 and len(lines) == 1
     assert lines[0].startswith("kokoro studio cannot start: The votes database /proc/kokoro/votes.sqlite3 ")

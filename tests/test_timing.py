@@ -1,4 +1,4 @@
-"""Word timings (worker/timing.py) and the timestamps/captions/markup inputs, on the stand-in
+"""Word timings (worker/sound/timing.py) and the timestamps/captions/markup inputs, on the stand-in
 weights: which words, in which order, where in the final audio; captions read back by real
 subtitle parsers. Whether the times are *right* is heard on real speech (test_real_timing.py)."""
 
@@ -12,9 +12,9 @@ import torch
 import webvtt
 
 from worker import handler as worker_handler
-from worker import timing
-from worker.errors import InputError
-from worker.request import parse_request
+from worker.core.errors import InputError
+from worker.service.request import parse_request
+from worker.sound import timing
 
 
 def _speak(engine, text: str, **fields):
@@ -71,7 +71,7 @@ def test_a_pause_adds_exactly_its_length_and_moves_the_words_after_it(engine):
 
 
 def test_inline_and_lexicon_pronunciations_change_the_phonemes(engine, catalog):
-    from worker.engine import Engine
+    from worker.model.engine import Engine
 
     inline = _speak(engine, "I like [tomato](/təmˈɑːtoʊ/).", timestamps=True).result
     assert "təmˈɑːtoʊ" in inline.phonemes and inline.words[-1].text == "tomato."
@@ -86,7 +86,7 @@ def test_markup_works_on_the_espeak_fallback_too(engine, catalog):
     """Without spaCy's pipeline English is read by espeak-ng: the markup is ours, so it still works."""
     from misaki import espeak
 
-    from worker import chunking, g2p, markup
+    from worker.text import chunking, g2p, markup
 
     fallback = g2p._phonemes_only(espeak.EspeakG2P(language="en-us"))
     script = markup.parse("I like [tomato](/təmˈɑːtoʊ/). [pause:1s] Really.")

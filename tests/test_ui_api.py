@@ -9,7 +9,6 @@ from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 
-
 @pytest.fixture(scope="module")
 def client(local_studio):
     return Client(local_studio.url, verbose=False)

@@ -12,8 +12,17 @@ import re
 import pytest
 
 from loopback.cloud import LoopbackCloud
-from tests.ui_helpers import (ARTIFACTS, PLANTED_KEY, ResponseLog, choose,
-                              open_options, running_app, sound_info, status_text, wait_until)
+from tests.ui_helpers import (
+    ARTIFACTS,
+    PLANTED_KEY,
+    ResponseLog,
+    choose,
+    open_options,
+    running_app,
+    sound_info,
+    status_text,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -17,13 +17,19 @@ import pytest
 
 from loopback.cloud import LoopbackCloud
 from tests.ui_helpers import PLANTED_KEY, sound_info
+from ui.backends import (
+    LocalBackend,
+    MisconfiguredBackend,
+    RunPodBackend,
+    backend_from_env,
+    runpod_status,
+)
+from ui.backends.runpod_client import RunPodClient
 from ui.studio import choices, files, history
-from ui.backends import LocalBackend, MisconfiguredBackend, RunPodBackend, backend_from_env, runpod_status
 from ui.studio.files import FILE_TTL_S
 from ui.tabs.generate import OUTPUTS, Studio, output_name
-from worker import settings
-from ui.backends.runpod_client import RunPodClient
-from worker import audio
+from worker.core import settings
+from worker.sound import audio
 
 NAME = re.compile(r"^(?P<lang>[a-z-]+)_(?P<voice>[a-z0-9_]+)_(?P<stamp>\d{8}-\d{6})\.(?P<ext>wav|flac|mp3|ogg)$")
 SF_FORMAT = {"wav": "WAV", "flac": "FLAC", "mp3": "MP3", "ogg": "OGG"}

@@ -14,12 +14,21 @@ import pytest
 import srt as srt_parser
 
 from loopback.cloud import LoopbackCloud
-from tests.ui_helpers import (PLANTED_KEY, ResponseLog, choose, running_app,
-                              running_worker, sound_info, status_text, wait_for_worker, wait_until)
+from tests.ui_helpers import (
+    PLANTED_KEY,
+    ResponseLog,
+    choose,
+    running_app,
+    running_worker,
+    sound_info,
+    status_text,
+    wait_for_worker,
+    wait_until,
+)
 from ui.backends import RunPodBackend
-from ui.tabs.generate import OUTPUTS, Studio
 from ui.backends.runpod_client import RunPodClient
-from worker.request import FIELDS
+from ui.tabs.generate import OUTPUTS, Studio
+from worker.service.request import FIELDS
 
 ENDPOINT = "ep-e2e"
 

@@ -15,7 +15,7 @@ from ui.backends import LocalBackend
 from ui.studio.clips import ClipMaker
 from ui.tabs.generate import OUTPUTS, Studio
 from ui.tabs.pronunciations import Pronouncer
-from worker import lexicon
+from worker.text import lexicon
 
 SYNTH_TIMEOUT_MS = 180_000
 

@@ -9,8 +9,7 @@ import re
 
 import pytest
 
-from tests.ui_helpers import (ARTIFACTS, ResponseLog, close, sound_info,
-                              wait_until)
+from tests.ui_helpers import ARTIFACTS, ResponseLog, close, sound_info, wait_until
 from ui.studio.votes import VoteStore
 
 pytestmark = pytest.mark.browser

@@ -12,8 +12,8 @@ import requests
 
 from loopback.cloud import LoopbackCloud
 from tests.ui_helpers import running_worker, sound_info, wait_until
-from worker.errors import SettingsError
-from worker.settings import concurrency as concurrency_from_env
+from worker.core.errors import SettingsError
+from worker.core.settings import concurrency as concurrency_from_env
 
 KEY = "rp_concurrency_test_key"
 

@@ -15,9 +15,16 @@ import urllib.request
 from collections.abc import Iterator
 
 from tests.conftest import REPO, worker_env
-from tests.helpers_process import (Process, free_port, polling_worker, spawn, stop,  # noqa: F401
-                                   wait_for_worker, wait_until)
 from tests.helpers_loopback import PLANTED_KEY  # noqa: F401 (one planted key for every leak check)
+from tests.helpers_process import (  # noqa: F401
+    Process,
+    free_port,
+    polling_worker,
+    spawn,
+    stop,
+    wait_for_worker,
+    wait_until,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

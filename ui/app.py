@@ -17,9 +17,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `pytho
 
 import gradio as gr  # noqa: E402
 
-from worker import settings  # noqa: E402
-from worker.catalog import Catalog  # noqa: E402
-
 from ui.api import build_api  # noqa: E402
 from ui.backends import backend_from_env  # noqa: E402
 from ui.ffmpeg_path import ensure_ffmpeg  # noqa: E402
@@ -31,6 +28,8 @@ from ui.tabs.audition import Auditioner  # noqa: E402
 from ui.tabs.generate import Studio  # noqa: E402
 from ui.tabs.pronunciations import Pronouncer  # noqa: E402
 from ui.theme import CSS, HEAD, THEME  # noqa: E402
+from worker.core import settings, startup  # noqa: E402
+from worker.core.catalog import Catalog  # noqa: E402
 
 log = logging.getLogger("kokoro.ui")
 
@@ -79,7 +78,7 @@ def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1,
 
 def main() -> None:
     # exit 1, one line, on a bad catalog or setting, or a votes database that cannot be created
-    catalog = settings.start_up("kokoro studio", VoteStore)
+    catalog = startup.start_up("kokoro studio", VoteStore)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal Gradio request
     backend = backend_from_env()
     caps = backend.capabilities

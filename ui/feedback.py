@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import gradio as gr
 
-from worker.errors import KokoroError
+from worker.core.errors import KokoroError
 
 log = logging.getLogger("kokoro.ui")
 

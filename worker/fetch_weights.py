@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python worker/fetch_weights.py`
 
-from worker.catalog import Catalog, load_catalog  # noqa: E402
-from worker.errors import KokoroError  # noqa: E402
+from worker.core.catalog import Catalog, load_catalog  # noqa: E402
+from worker.core.errors import KokoroError  # noqa: E402
 
 
 def required_files(catalog: Catalog, models: list[str] | None = None) -> list[tuple[str, str]]:

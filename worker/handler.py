@@ -11,7 +11,7 @@ Input (job["input"]):
       "timestamps": false,              # true adds "words": each word's start and end
       "captions": null                  # "srt" or "vtt" adds "captions": the subtitle file's text
     }
-Output (worker/result.py, the result contract, builds it):
+Output (worker/service/result.py, the result contract, builds it):
     {"audio_base64": "<base64 of the audio file>", "message": "...", "notes": [],
      "sample_rate": 24000, "duration_s": 1.9, "format": "wav", "model": "v1.0", "voice": "af_heart",
      "language": "en-us", "chunks": [{"text": "...", "phonemes": "...", "duration_s": 1.9}],
@@ -22,8 +22,8 @@ also for a result over KOKORO_MAX_RESULT_MB (15): RunPod would refuse to return 
 
 The text may carry markup in any language: `[Kokoro](/kˈOkəɹO/)` says a word with the phonemes
 written, `[pause:1.5s]` (or `[pause:500ms]`, at most 10 s) adds that much silence. KOKORO_LEXICON
-names a YAML file of such pronunciations per language (worker/lexicon.py). Word times come from the
-model's own predicted durations (worker/timing.py), over the final audio, pauses included; a word is
+names a YAML file of such pronunciations per language (worker/text/lexicon.py). Word times come from the
+model's own predicted durations (worker/sound/timing.py), over the final audio, pauses included; a word is
 the reader's own ("$5", not "five dollars").
 
 Each chunk is trimmed of the model's edge silence and starts with the pause its text asks for
@@ -55,13 +55,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `pytho
 import runpod  # noqa: E402
 import torch  # noqa: E402
 
-from worker.audio import encode  # noqa: E402
-from worker.catalog import default_catalog  # noqa: E402
-from worker.engine import Engine  # noqa: E402
-from worker.errors import KokoroError  # noqa: E402
-from worker.request import parse_request  # noqa: E402
-from worker.result import chunk_output  # noqa: E402
-from worker import precision, settings  # noqa: E402
+from worker.core import settings, startup  # noqa: E402
+from worker.core.catalog import default_catalog  # noqa: E402
+from worker.core.errors import KokoroError  # noqa: E402
+from worker.model import precision  # noqa: E402
+from worker.model.engine import Engine  # noqa: E402
+from worker.service.request import parse_request  # noqa: E402
+from worker.service.result import chunk_output  # noqa: E402
+from worker.sound.audio import encode  # noqa: E402
 
 log = logging.getLogger("kokoro.worker")
 _engine: Engine | None = None
@@ -202,7 +203,7 @@ def _warm_up_quietly(models: list[str]) -> None:
 
 
 def main() -> None:
-    catalog = settings.start_up("kokoro worker")  # exit 1, one line, on a bad catalog or setting
+    catalog = startup.start_up("kokoro worker")  # exit 1, one line, on a bad catalog or setting
     _quiet_sdk()
     _children_die_with_the_worker()
     concurrency = settings.concurrency()

@@ -79,6 +79,6 @@ JA_LONG = (
 
 def sentences_of(text: str) -> list[str]:
     """The text's sentences as the engine cuts them."""
-    from worker.chunking import sentences
+    from worker.text.chunking import sentences
 
     return list(sentences(text))

@@ -1,6 +1,6 @@
 """The studio's backends and the one place that picks one: KOKORO_BACKEND=runpod|local.
 
-Default: runpod when RUNPOD_ENDPOINT_ID is set, else local (worker/settings.py reads both). The
+Default: runpod when RUNPOD_ENDPOINT_ID is set, else local (worker/core/settings.py reads both). The
 protocol and events are in base.py, local synthesis in local.py (the only module that imports
 torch, loaded only when chosen), RunPod in runpod.py over runpod_client.py. Missing RunPod
 credentials never crash the app: a `MisconfiguredBackend` puts the problem on the page and in the
@@ -11,13 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from worker import settings
-from worker.errors import SettingsError
-
-from ui.backends.base import (Backend, Capabilities, ConfigError, Event, Finished, Piece, Status, StopCheck,
-                              Stopped, Tick)
+from ui.backends.base import (
+    Backend,
+    Capabilities,
+    ConfigError,
+    Event,
+    Finished,
+    Piece,
+    Status,
+    StopCheck,
+    Stopped,
+    Tick,
+)
 from ui.backends.runpod import RUNPOD_TIMEOUT_S, RunPodBackend, runpod_status
 from ui.backends.runpod_client import RunPodClient
+from worker.core import settings
+from worker.core.errors import SettingsError
 
 __all__ = ["Backend", "Capabilities", "ConfigError", "Event", "Finished", "LocalBackend", "MisconfiguredBackend",
            "Piece", "RunPodBackend", "Status", "Stopped", "Tick", "backend_from_env", "runpod_status"]

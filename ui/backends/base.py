@@ -3,7 +3,7 @@ events a run reports.
 
 A run yields `Status` (progress news), `Piece` (audio that can play now), `Tick` (nothing new,
 still working) and finally one `Finished` (the whole file in the chosen format, with the result
-contract's `Result`, worker/result.py). `Stopped` and `ConfigError` are `KokoroError`s, so their
+contract's `Result`, worker/service/result.py). `Stopped` and `ConfigError` are `KokoroError`s, so their
 one sentence is what the user sees. The studio reads a backend's `Capabilities`, never its class
 or name, to decide what the page offers.
 """
@@ -16,9 +16,9 @@ from typing import Protocol
 
 import numpy as np
 
-from worker.catalog import Catalog
-from worker.errors import KokoroError
-from worker.result import Result
+from worker.core.catalog import Catalog
+from worker.core.errors import KokoroError
+from worker.service.result import Result
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,21 @@ from collections.abc import Iterator
 
 import spaces
 
-from worker import settings
-from worker.catalog import Catalog
-from worker.engine import Engine, SpokenChunk, finish, shared_text
-from worker.errors import KokoroError
-from worker.request import SynthesisRequest, parse_request
-
-from ui.backends.base import Capabilities, Event, Finished, Piece, Status, StopCheck, Stopped, Tick
+from ui.backends.base import (
+    Capabilities,
+    Event,
+    Finished,
+    Piece,
+    Status,
+    StopCheck,
+    Stopped,
+    Tick,
+)
+from worker.core import settings
+from worker.core.catalog import Catalog
+from worker.core.errors import KokoroError
+from worker.model.engine import Engine, SpokenChunk, finish, shared_text
+from worker.service.request import SynthesisRequest, parse_request
 
 log = logging.getLogger("kokoro.ui")
 

@@ -14,14 +14,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-from worker.catalog import Catalog, default_catalog
-from worker.request import SynthesisRequest, parse_request
-from worker.result import OutputError, Result
-from worker.spoken import SpokenChunk
-
 from ui.backends import streamed
 from ui.backends.base import Capabilities, Event, Finished, Status, StopCheck, Stopped
 from ui.backends.runpod_client import RunPodClient, RunPodError
+from worker.core.catalog import Catalog, default_catalog
+from worker.service.request import SynthesisRequest, parse_request
+from worker.service.result import OutputError, Result
+from worker.sound.spoken import SpokenChunk
 
 RUNPOD_TIMEOUT_S = 600.0  # a cold start loads both models before the first job; be patient
 

@@ -26,8 +26,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from worker import settings
-from worker.errors import KokoroError
+from worker.core import settings
+from worker.core.errors import KokoroError
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""A streaming worker's items (KOKORO_STREAM=true: one per chunk, worker/result.py `chunk_output`)
+"""A streaming worker's items (KOKORO_STREAM=true: one per chunk, worker/service/result.py `chunk_output`)
 read back: each a playable `Piece` and a spoken chunk, and all of them together the job's
 `Finished` file and Result, joined by the engine's own `finish`."""
 
@@ -9,12 +9,11 @@ import io
 
 import soundfile as sf
 
-from worker import audio
-from worker.request import SynthesisRequest
-from worker.result import ChunkInfo, OutputError, shifted, words_from_output
-from worker.spoken import SpokenChunk, finish
-
 from ui.backends.base import Finished, Piece
+from worker.service.request import SynthesisRequest
+from worker.service.result import ChunkInfo, OutputError, shifted, words_from_output
+from worker.sound import audio
+from worker.sound.spoken import SpokenChunk, finish
 
 
 def spoken_chunk(item: dict, start_s: float) -> SpokenChunk:

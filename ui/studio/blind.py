@@ -16,7 +16,7 @@ import random
 import numpy as np
 import soundfile as sf
 
-from worker import audio
+from worker.sound import audio
 
 EXTRA_S = (0.05, 0.25)  # silence added past the longer clip
 LEAD_S = 0.03  # at most this much silence before the speech

@@ -1,12 +1,12 @@
 """What the Generate form offers: language, model and voice choices and the sample text, from the catalog.
 
-Pure functions of `worker.catalog.Catalog` (no Gradio), so the dropdown contents are unit-tested
+Pure functions of `worker.core.catalog.Catalog` (no Gradio), so the dropdown contents are unit-tested
 without a browser. Voices come from `catalog.voices_for(language)`, already best grade first.
 """
 
 from __future__ import annotations
 
-from worker.catalog import Catalog, Voice
+from worker.core.catalog import Catalog, Voice
 
 ALL_MODELS = "All"
 

@@ -16,13 +16,12 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 
-from worker.catalog import Catalog
-from worker.errors import KokoroError
-from worker.request import parse_request
-from worker.settings import megabytes
-
-from ui.studio import files
 from ui.backends.base import Finished, StopCheck, Stopped
+from ui.studio import files
+from worker.core.catalog import Catalog
+from worker.core.errors import KokoroError
+from worker.core.settings import megabytes
+from worker.service.request import parse_request
 
 DEFAULT_CACHE_MB = 256.0
 

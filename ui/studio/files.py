@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from worker.settings import megabytes
+from worker.core.settings import megabytes
 
 FILE_TTL_S = 3600.0
 DEFAULT_SERVED_MB = 512.0

@@ -20,7 +20,7 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from worker.errors import InputError
+from worker.core.errors import InputError
 
 MIN_LISTEN_S = 3.0
 VOTES_PER_WINDOW = 20

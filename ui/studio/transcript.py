@@ -1,4 +1,4 @@
-"""A finished clip's captions on the page and as files: the cues (worker/captions.py, the same cues
+"""A finished clip's captions on the page and as files: the cues (worker/sound/captions.py, the same cues
 the worker's `captions` output has) as a timed transcript, and SRT and WebVTT files saved beside the
 audio. Gradio's player has no event for its playback position, so the current word is not
 highlighted: the transcript gives each cue its start and end instead (README, "Captions")."""
@@ -8,8 +8,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from worker import captions
-from worker.result import Result
+from worker.service.result import Result
+from worker.sound import captions
 
 
 def _clock(seconds: float) -> str:

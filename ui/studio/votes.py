@@ -17,10 +17,9 @@ from dataclasses import asdict, astuple, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-from worker import settings
-from worker.errors import SettingsError
-
 from ui.studio.ratings import OUTCOMES
+from worker.core import settings
+from worker.core.errors import SettingsError
 
 BUSY_TIMEOUT_S = 30.0
 

@@ -24,10 +24,6 @@ from pathlib import Path
 
 import gradio as gr
 
-from worker.catalog import Catalog
-from worker.errors import InputError, KokoroError
-from worker.request import SPEED_MAX, SPEED_MIN
-
 from ui import feedback
 from ui.feedback import as_toast
 from ui.studio import choices, files, history
@@ -37,6 +33,9 @@ from ui.studio.ratings import OUTCOMES
 from ui.studio.rounds import Round, RoundBook, Side, VoteRefused, draw_pair, side_label
 from ui.studio.votes import AlreadyVoted, Vote, VoteStore
 from ui.tabs.pronunciations import applied
+from worker.core.catalog import Catalog
+from worker.core.errors import InputError, KokoroError
+from worker.service.request import SPEED_MAX, SPEED_MIN
 
 OUTCOME_WORDS = {"a": "A is better", "b": "B is better", "tie": "a tie", "bad": "both bad"}
 

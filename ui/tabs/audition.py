@@ -13,10 +13,6 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from worker.catalog import Catalog, Voice
-from worker.errors import KokoroError
-from worker.request import SPEED_MAX, SPEED_MIN
-
 from ui import feedback
 from ui.feedback import as_toast, message
 from ui.studio import choices, files, history
@@ -24,6 +20,9 @@ from ui.studio.clips import ClipMaker, worker_count
 from ui.studio.stops import StopFlags
 from ui.tabs.ab import ABDesk, ABForm
 from ui.tabs.pronunciations import applied
+from worker.core.catalog import Catalog, Voice
+from worker.core.errors import KokoroError
+from worker.service.request import SPEED_MAX, SPEED_MIN
 
 ANY = "Any"
 GRADE_FILTERS = {"Any grade": None, "A range": "A", "B or better": "B", "C or better": "C",

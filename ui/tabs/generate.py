@@ -24,13 +24,6 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from worker import audio
-from worker.catalog import Catalog, default_catalog
-from worker.errors import KokoroError
-from worker.request import FORMATS, SPEED_MAX, SPEED_MIN
-from worker.result import Result
-from worker.settings import max_text_chars
-
 from ui import feedback
 from ui.backends.base import Backend, Finished, Piece, Status, Stopped, Tick
 from ui.feedback import UNEXPECTED
@@ -38,6 +31,12 @@ from ui.studio import choices, files, history, transcript
 from ui.studio.stops import StopFlags, session_of
 from ui.tabs import pronunciations as pronunciations_panel
 from ui.tabs.pronunciations import Pronouncer
+from worker.core.catalog import Catalog, default_catalog
+from worker.core.errors import KokoroError
+from worker.core.settings import max_text_chars
+from worker.service.request import FORMATS, SPEED_MAX, SPEED_MIN
+from worker.service.result import Result
+from worker.sound import audio
 
 log = logging.getLogger("kokoro.ui")
 
@@ -73,7 +72,7 @@ def details_markdown(result: Result, took: str = "synthesized in", realtime: boo
 def _payload(text: str | None, voice: str | None, language: str | None, speed: float, split_sentences: bool,
              fmt: str, pronunciations: dict | None = None) -> dict:
     """A worker job input from the form's (or the API's) values. The session's pronunciations travel
-    as markup in the text (worker/markup.py), so the local engine and a RunPod worker both apply them;
+    as markup in the text (worker/text/markup.py), so the local engine and a RunPod worker both apply them;
     word times are always asked for: the page shows them as captions."""
     return {"text": pronunciations_panel.applied(text, language, pronunciations), "voice": voice or "",
             "language": language or "", "speed": float(speed), "split_sentences": bool(split_sentences),

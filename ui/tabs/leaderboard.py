@@ -4,17 +4,16 @@ the raw votes as CSV. `standings` and `export_csv` compute; `build` lays the tab
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import gradio as gr
 import pandas as pd
 
-from worker.catalog import Catalog
-
 from ui.studio import choices, files
 from ui.studio.ratings import BASE, VOTE_FLOOR, rate
 from ui.studio.votes import VoteStore
+from worker.core.catalog import Catalog
 
 if TYPE_CHECKING:
     from ui.tabs.ab import ABDesk

@@ -2,9 +2,9 @@
 
 `Pronouncer` holds the handlers (plain methods, tested directly); `build` lays the tab out. The
 entries live in a `gr.State` of {language: {word: phonemes}}, the same shape as a KOKORO_LEXICON
-file: Generate rewrites its text with them (worker/markup.py) before the job goes to the backend,
+file: Generate rewrites its text with them (worker/text/markup.py) before the job goes to the backend,
 so they apply locally and on RunPod alike (A/B and Audition do the same, `applied`), and Export writes them as a lexicon file a worker can
-load. Each entry is checked by the lexicon file's own rules (worker/lexicon.py); "Hear it" speaks
+load. Each entry is checked by the lexicon file's own rules (worker/text/lexicon.py); "Hear it" speaks
 the word with the language's best voice, so a wrong symbol is an error toast, not a surprise.
 """
 
@@ -16,14 +16,13 @@ from pathlib import Path
 
 import gradio as gr
 
-from worker import lexicon, markup
-from worker.catalog import Catalog
-from worker.errors import KokoroError
-
 from ui import feedback
 from ui.feedback import UNEXPECTED
 from ui.studio import choices, files
 from ui.studio.clips import ClipMaker
+from worker.core.catalog import Catalog
+from worker.core.errors import KokoroError
+from worker.text import lexicon, markup
 
 log = logging.getLogger("kokoro.ui")
 COLUMNS = ["Language", "Word", "Phonemes"]

@@ -18,8 +18,9 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
-from worker import markup, timing
-from worker.markup import Script
+from worker.sound import timing
+from worker.text import markup
+from worker.text.markup import Script
 
 MAX_PHONEMES = 510  # KModel's context is 512 tokens, two of them the start/end pads
 # Sentences share a chunk (split_sentences=false) only up to this many phonemes. Kokoro reads
@@ -137,10 +138,10 @@ def plan(text: str, g2p: G2P, split_sentences: bool = True,
 
 def plan_script(script: Script, g2p: G2P, split_sentences: bool = True,
                 timed_as: str | None = None) -> Iterator[Chunk]:
-    """Chunks for a parsed text (worker/markup.py), lazily: each section planned as `plan` does,
+    """Chunks for a parsed text (worker/text/markup.py), lazily: each section planned as `plan` does,
     its explicit pause put before its first chunk, the pronounced words spoken as written and shown
     as written (`script.display`). `timed_as`: the kokoro language code whose words each chunk's
-    word spans are found with (worker/timing.py); None: no timings wanted. A pause at the very end
+    word spans are found with (worker/sound/timing.py); None: no timings wanted. A pause at the very end
     is a chunk of silence with no text."""
     def said(text: str) -> str:
         return markup.phonemize(text, g2p, script)

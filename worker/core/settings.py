@@ -15,7 +15,7 @@ called, so a process (or a test) that changes a variable sees the change; they p
 | KOKORO_MAX_TEXT_CHARS | 10000 | a whole number ≥ 1 |
 | KOKORO_CLIP_CACHE_MB, KOKORO_SERVED_MB | 256, 512 | a number ≥ 0 |
 | KOKORO_MAX_RESULT_MB | 15 | a number ≥ 0: the largest job output the handler returns (RunPod refuses ~20 MB) |
-| KOKORO_PRECISION | auto | auto, fp32, bf16 (worker/precision.py) |
+| KOKORO_PRECISION | auto | auto, fp32, bf16 (worker/model/precision.py) |
 | KOKORO_SKIP_WARMUP, KOKORO_STREAM, KOKORO_BATCH_VOICES | off | 1/true/yes/on or 0/false/no/off |
 | KOKORO_BACKEND (studio) | runpod if RUNPOD_ENDPOINT_ID is set, else local | runpod, local |
 | RUNPOD_ENDPOINT_ID, RUNPOD_API_KEY, RUNPOD_API_BASE (studio) | unset; api.runpod.ai/v2 | text |
@@ -30,14 +30,12 @@ RUNPOD_API_KEY is a secret: it is read here and handed to the RunPod client, nev
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from worker.errors import SettingsError
+from worker.core.errors import SettingsError
 
 Env = Mapping[str, str]
 YES, NO = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
@@ -136,7 +134,7 @@ def device(env: Env | None = None) -> str:
 
 
 def precision(env: Env | None = None) -> str:
-    """The model's precision setting (worker/precision.py resolves `auto` per device)."""
+    """The model's precision setting (worker/model/precision.py resolves `auto` per device)."""
     raw = _env(env).get("KOKORO_PRECISION", "").strip().lower() or "auto"
     if raw not in ("auto", "fp32", "bf16"):
         raise SettingsError(f"KOKORO_PRECISION={_shown(raw)} is not a precision: use auto, fp32 or bf16.")
@@ -210,7 +208,7 @@ def catalog_path(env: Env | None = None) -> str | None:
 
 
 def lexicon_path(env: Env | None = None) -> str | None:
-    """KOKORO_LEXICON: a YAML pronunciation lexicon (worker/lexicon.py), or None."""
+    """KOKORO_LEXICON: a YAML pronunciation lexicon (worker/text/lexicon.py), or None."""
     return _env(env).get("KOKORO_LEXICON", "").strip() or None
 
 
@@ -236,43 +234,3 @@ def on_zero_gpu(env: Env | None = None) -> bool:
 def runpod_reports_progress(env: Env | None = None) -> bool:
     """RunPod gave this job a URL for progress updates (its local API and --test_input give none)."""
     return bool(_env(env).get("RUNPOD_WEBHOOK_POST_OUTPUT", "").strip())
-
-
-def check_all(known_models: list[str], env: Env | None = None) -> None:
-    """Parses every setting; the first bad one raises its SettingsError."""
-    from worker import precision as fp
-
-    log_level(env)
-    fp.resolve(precision(env), device(env))  # bf16 only where the device has it
-    models(known_models, env)
-    concurrency(env)
-    max_text_chars(env)
-    megabytes("KOKORO_CLIP_CACHE_MB", 256, env)
-    megabytes("KOKORO_SERVED_MB", 512, env)
-    max_result_bytes(env)
-    for name in FLAGS:
-        env_flag(name, env)
-    backend(env)
-    runpod(env)
-
-
-def start_up(program: str, *checks):
-    """Start-up of the worker and the studio: the catalog loaded, every setting parsed, then each of
-    the program's own `checks` called (the studio opens its votes database), logging configured; a
-    broken catalog, a bad setting or a failed check ends the process with one line on stderr and
-    exit code 1. Returns the catalog."""
-    from worker import lexicon
-    from worker.catalog import default_catalog
-    from worker.errors import KokoroError
-
-    try:
-        catalog = default_catalog()
-        check_all(list(catalog.models))
-        lexicon.configured()  # a broken KOKORO_LEXICON stops start-up, not the first job
-        for check in checks:
-            check()
-    except KokoroError as exc:  # catalog errors and SettingsError alike
-        print(f"{program} cannot start: {exc}", file=sys.stderr)
-        sys.exit(1)
-    logging.basicConfig(level=log_level(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return catalog

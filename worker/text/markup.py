@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from worker.errors import InputError, snippet
+from worker.core.errors import InputError, snippet
 
 MAX_PAUSE_S = 10.0
 MAX_TOTAL_PAUSE_S = 60.0  # 800 ten-second pauses fit in a 10,000-character text: 2 h of silence

@@ -16,12 +16,21 @@ from dataclasses import replace
 
 import torch
 
-from worker import batching, chunking, g2p, hub, lexicon, markup, memory, normalize, settings
-from worker import precision as fp
-from worker.catalog import Catalog, default_catalog
-from worker.errors import InputError, KokoroError, ModelUnavailableError, snippet
-from worker.request import SynthesisRequest
-from worker.spoken import SpokenChunk, Synthesis, finish, nothing_to_speak, silence, spoken
+from worker.core import settings
+from worker.core.catalog import Catalog, default_catalog
+from worker.core.errors import InputError, KokoroError, ModelUnavailableError, snippet
+from worker.model import batching, hub, memory
+from worker.model import precision as fp
+from worker.service.request import SynthesisRequest
+from worker.sound.spoken import (
+    SpokenChunk,
+    Synthesis,
+    finish,
+    nothing_to_speak,
+    silence,
+    spoken,
+)
+from worker.text import chunking, g2p, lexicon, markup, normalize
 
 __all__ = ["Engine", "SpokenChunk", "Synthesis", "finish", "shared_text", "zh_v11_speed"]
 
@@ -52,7 +61,7 @@ class Engine:
                  cache_dir: str | os.PathLike | None = None, precision: str | None = None,
                  pronunciations: dict[str, dict[str, str]] | None = None):
         self.catalog = catalog or default_catalog()
-        # {language: {word: phonemes}}: KOKORO_LEXICON unless given (worker/lexicon.py)
+        # {language: {word: phonemes}}: KOKORO_LEXICON unless given (worker/text/lexicon.py)
         self.lexicon = lexicon.configured() if pronunciations is None else pronunciations
         self.device = device or default_device()
         # fp32 or bf16 (KOKORO_PRECISION; `auto` picks bf16 only where the hardware has it).
@@ -170,7 +179,7 @@ class Engine:
 
     def plan(self, request: SynthesisRequest) -> Iterator[chunking.Chunk]:
         """The request's chunks (text + phonemes, and word spans when timings are wanted), lazily.
-        The lexicon's words become pronunciation markup first (worker/markup.py)."""
+        The lexicon's words become pronunciation markup first (worker/text/markup.py)."""
         text = markup.with_lexicon(request.text, self.lexicon.get(request.language, {}))
         script = markup.parse(text)
         self._check_pronunciations(request, script)
@@ -260,7 +269,7 @@ class Engine:
 
     def synthesize_many(self, requests: list[SynthesisRequest]) -> list[Synthesis]:
         """One text in many voices (audition, A/B): G2P once, then each chunk in every voice in one
-        padded forward pass (worker.batching). The requests must share text, language, model and
+        padded forward pass (worker.model.batching). The requests must share text, language, model and
         sentence splitting; speeds and voices may differ. Same audio as synthesize, one by one."""
         first = requests[0]
         if len({shared_text(r) for r in requests}) > 1:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from worker.errors import InputError
+from worker.core.errors import InputError
 
 DIGIT_RUN = 9  # longest digit run read as one number ("999999999" is fine in every language)
 LONG_TOKEN = 64  # longest run of letters kept whole (longer than any dictionary word we know)

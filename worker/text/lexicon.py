@@ -7,7 +7,7 @@
       鬼滅: kʲimetsɨ
 
 Language keys are catalog codes or aliases; words are matched whole and case-insensitively (CJK
-words anywhere), longest first, and become `[word](/phonemes/)` markup (worker/markup.py) before
+words anywhere), longest first, and become `[word](/phonemes/)` markup (worker/text/markup.py) before
 G2P, so a lexicon entry and inline markup are one mechanism. Read and validated once at start-up;
 any problem is one LexiconError naming the entry.
 """
@@ -21,9 +21,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from worker import settings
-from worker.catalog import Catalog, default_catalog, read_yaml
-from worker.errors import SettingsError
+from worker.core import settings
+from worker.core.catalog import Catalog, default_catalog, read_yaml
+from worker.core.errors import SettingsError
 
 _WORD = r"^[^\[\]()/\n]{1,64}$"
 _PHONEMES = r"^[^\[\]()/\n]{1,200}$"

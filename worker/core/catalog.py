@@ -15,10 +15,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from worker import settings
-from worker.errors import CatalogError, KokoroError
+from worker.core import settings
+from worker.core.errors import CatalogError, KokoroError
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "voices.yaml"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "voices.yaml"
 
 # Published overall grades, best first; unpublished (None) sorts last.
 GRADE_ORDER = ["A", "A-", "B+", "B", "B-", "C+", "C", "C-", "D+", "D", "D-", "F+", "F"]

@@ -10,11 +10,11 @@ import math
 import re
 from dataclasses import dataclass
 
-from worker import markup
-from worker.catalog import Catalog, Voice
-from worker.errors import InputError, snippet
-from worker.normalize import clean
-from worker.settings import max_text_chars
+from worker.core.catalog import Catalog, Voice
+from worker.core.errors import InputError, snippet
+from worker.core.settings import max_text_chars
+from worker.text import markup
+from worker.text.normalize import clean
 
 FORMATS = ("wav", "flac", "mp3", "ogg")
 SPEED_MIN, SPEED_MAX = 0.5, 2.0

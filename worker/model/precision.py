@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from worker.errors import SettingsError
+from worker.core.errors import SettingsError
 
 PRECISIONS = ("auto", "fp32", "bf16")
 _NATIVE_BF16_FLAGS = {"avx512_bf16", "amx_bf16"}

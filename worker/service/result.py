@@ -12,8 +12,8 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from worker.captions import Word
-from worker.errors import KokoroError
+from worker.core.errors import KokoroError
+from worker.sound.captions import Word
 
 SAMPLE_RATE = 24_000
 OUTPUT_FIELDS = ("audio_base64", "message", "notes", "sample_rate", "duration_s", "format", "model",

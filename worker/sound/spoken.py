@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from worker import audio, captions, timing
-from worker.captions import Word
-from worker.chunking import Chunk
-from worker.errors import InputError
-from worker.request import SynthesisRequest
-from worker.result import ChunkInfo, Result, shifted
+from worker.core.errors import InputError
+from worker.service.request import SynthesisRequest
+from worker.service.result import ChunkInfo, Result, shifted
+from worker.sound import audio, captions, timing
+from worker.sound.captions import Word
+from worker.text.chunking import Chunk
 
 if TYPE_CHECKING:  # only a type here: the studio's RunPod backend finishes jobs without torch
     import torch
@@ -42,7 +42,7 @@ class SpokenChunk:
 
 @dataclass(frozen=True)
 class Synthesis:
-    """A finished job: the audio, and the result contract's account of it (worker/result.py)."""
+    """A finished job: the audio, and the result contract's account of it (worker/service/result.py)."""
 
     audio: np.ndarray
     result: Result

@@ -27,7 +27,7 @@ SAMPLES_PER_FRAME = 600
 # timestamps (KPipeline.join_timestamps) move every word 3 frames earlier for the same reason.
 LEAD_FRAMES = 3
 SAMPLE_RATE = 24_000
-_SPEAKABLE = re.compile(r"[\w\ue000-\uf8ff]")  # private use: a pronounced word (worker/markup.py)
+_SPEAKABLE = re.compile(r"[\w\ue000-\uf8ff]")  # private use: a pronounced word (worker/text/markup.py)
 _PUNCTUATION = set(';:,.!?¡¿—…"«»“”()')  # kokoro's punctuation symbols: pauses, not sounds
 
 
@@ -44,7 +44,7 @@ class Span:
 def _japanese_tagger():
     import fugashi
 
-    from worker import g2p
+    from worker.text import g2p
 
     return fugashi.Tagger(g2p.unidic_args())
 

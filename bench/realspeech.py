@@ -80,8 +80,9 @@ def bench_paths(engine, recogniser) -> dict:
     from ui.backends.base import Piece
     from ui.studio.clips import ClipCache, ClipMaker
     from worker import handler
+    from worker.service import runtime
 
-    handler._engine = engine
+    runtime._engine = engine
     handler.runpod.serverless.progress_update = lambda job, message: None
     out: dict[str, float] = {}
 

@@ -45,8 +45,9 @@ def bench_overhead(engine, repeat: int) -> dict:
     from kokoro import KPipeline
 
     from worker import handler
+    from worker.service import runtime
 
-    handler._engine = engine
+    runtime._engine = engine
     kmodel = engine.model("v1.0")
     pipeline = KPipeline(lang_code="e", repo_id="hexgrad/Kokoro-82M", model=kmodel)
     job = {"id": "bench", "input": {"text": PARAGRAPH, "voice": "ef_dora", "language": "es",
@@ -202,8 +203,9 @@ def bench_memory(engine, jobs: int) -> dict:
 
     from worker import handler
     from worker.model import memory
+    from worker.service import runtime
 
-    handler._engine = engine
+    runtime._engine = engine
     proc = psutil.Process()
     voices = ["af_heart", "af_bella", "am_michael", "bf_emma"]
     rss = []

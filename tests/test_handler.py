@@ -13,6 +13,7 @@ from tests.conftest import REPO, worker_env
 from tests.helpers_worker import local_api as start_local_api
 from tests.helpers_worker import run_test_input, runsync
 from worker import handler as worker_handler
+from worker.service import runtime
 
 DOC_EXAMPLE = {"text": "你好，世界！这是一个语音合成测试。", "voice": "af_heart", "language": "zh",
                "speed": 1.0, "split_sentences": True}
@@ -22,7 +23,7 @@ DOC_EXAMPLE = {"text": "你好，世界！这是一个语音合成测试。", "v
 def direct(engine, monkeypatch):
     """The handler module using the session's engine, as on RunPod (a job URL to report progress
     to); progress updates recorded."""
-    monkeypatch.setattr(worker_handler, "_engine", engine)
+    monkeypatch.setattr(runtime, "_engine", engine)
     monkeypatch.setenv("RUNPOD_WEBHOOK_POST_OUTPUT", "https://api.runpod.ai/v2/job-done/$ID")
     updates = []
     monkeypatch.setattr(worker_handler.runpod.serverless, "progress_update",

@@ -15,6 +15,7 @@ from tests.helpers_worker import local_api, run_test_input, runsync
 from tests.realspeech.hearing import assert_heard, decode
 from tests.realspeech.texts import EN_SHORT, JA_SHORT
 from worker import handler as worker_handler
+from worker.service import runtime
 from worker.service.request import parse_request
 
 pytestmark = pytest.mark.real_weights
@@ -26,7 +27,7 @@ EN_TWO = "The little boat drifted slowly across the quiet lake. Then the sun wen
 @pytest.fixture
 def real_handler(real_engine, monkeypatch):
     """The handler module, in this process, on the real weights."""
-    monkeypatch.setattr(worker_handler, "_engine", real_engine)
+    monkeypatch.setattr(runtime, "_engine", real_engine)
     monkeypatch.setattr(worker_handler.runpod.serverless, "progress_update", lambda job, message: None)
     return worker_handler
 

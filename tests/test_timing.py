@@ -13,6 +13,7 @@ import webvtt
 
 from worker import handler as worker_handler
 from worker.core.errors import InputError
+from worker.service import runtime
 from worker.service.request import parse_request
 from worker.sound import timing
 
@@ -96,7 +97,7 @@ def test_markup_works_on_the_espeak_fallback_too(engine, catalog):
 
 
 def test_the_handler_returns_words_and_captions_that_parse(engine, monkeypatch):
-    monkeypatch.setattr(worker_handler, "_engine", engine)
+    monkeypatch.setattr(runtime, "_engine", engine)
     text = "Hello there, listener. This is a caption test with a few more words. Goodbye!"
     for fmt in ("srt", "vtt"):
         out = worker_handler.handler({"id": "c", "input": {"text": text, "timestamps": True, "captions": fmt}})
@@ -123,7 +124,7 @@ def _parsed(text: str, fmt: str) -> list[tuple[float, float, str]]:
 
 
 def test_the_stream_carries_each_chunks_words_timed_from_the_start_of_the_job(engine, monkeypatch):
-    monkeypatch.setattr(worker_handler, "_engine", engine)
+    monkeypatch.setattr(runtime, "_engine", engine)
     items = list(worker_handler.stream_handler({"id": "s", "input": {"text": "One two. Three four.",
                                                                      "timestamps": True}}))
     assert [w["text"] for i in items for w in i["words"]] == ["One", "two.", "Three", "four."]

@@ -9,7 +9,8 @@ Input (job["input"]):
       "split_sentences": true,          # one chunk per sentence; false packs sentences together
       "format": "wav",                  # wav (16-bit PCM), flac, mp3, ogg (opus)
       "timestamps": false,              # true adds "words": each word's start and end
-      "captions": null                  # "srt" or "vtt" adds "captions": the subtitle file's text
+      "captions": null,                 # "srt" or "vtt" adds "captions": the subtitle file's text
+      "delivery": "auto"                # auto: inline when it fits, else a bucket link; inline; url
     }
 Output (worker/service/result.py, the result contract, builds it):
     {"audio_base64": "<base64 of the audio file>", "message": "...", "notes": [],
@@ -17,8 +18,12 @@ Output (worker/service/result.py, the result contract, builds it):
      "language": "en-us", "chunks": [{"text": "...", "phonemes": "...", "duration_s": 1.9}],
      "words": [{"text": "Hello", "start_s": 0.04, "end_s": 0.38}, ...],   # with timestamps
      "captions": "1\n00:00:00,000 --> 00:00:01,900\nHello world!\n\n"}       # with captions
-or, for bad input or a failure, {"error": "<one clear sentence>"} (RunPod marks the job FAILED);
-also for a result over KOKORO_MAX_RESULT_MB (15): RunPod would refuse to return it.
+or, for bad input or a failure, {"error": "<one clear sentence>"} (RunPod marks the job FAILED).
+A result over KOKORO_MAX_RESULT_MB (15; RunPod refuses ~20) goes to the bucket when one is set
+(BUCKET_ENDPOINT_URL, BUCKET_ACCESS_KEY_ID, BUCKET_SECRET_ACCESS_KEY, KOKORO_BUCKET): the output
+then has "audio_url" and "audio_url_expires_at" (a presigned link) in place of "audio_base64",
+every other field unchanged; without a bucket it is an error naming the way out, given before
+synthesis where the text alone shows it (worker/service/delivery.py).
 
 The text may carry markup in any language: `[Kokoro](/kˈOkəɹO/)` says a word with the phonemes
 written, `[pause:1.5s]` (or `[pause:500ms]`, at most 10 s) adds that much silence. KOKORO_LEXICON
@@ -34,7 +39,9 @@ in that chunk's "note"); `message` is one line that ends with the same notes.
 With KOKORO_STREAM=true the handler is a generator: each chunk is yielded as it is spoken, as
 {"chunk": i, "text", "phonemes", "audio_base64", "format", "sample_rate", "duration_s"} (plus
 "note" when that chunk was flagged, "words" with timestamps, timed from the start of the whole job),
-and the job's final output is the list of those chunks (return_aggregate_stream).
+and the job's final output is the list of those chunks (return_aggregate_stream). An item stays
+under RunPod's 1 MB (a long chunk comes as several items with "part" and "parts"), and items past
+the result budget carry "audio_url" instead of audio.
 
 Models load and warm up once at start, never per job: the first of KOKORO_MODELS before the
 worker takes jobs, the others in the background. KOKORO_CONCURRENCY=n runs n jobs at once.
@@ -43,36 +50,22 @@ worker takes jobs, the others in the background. KOKORO_CONCURRENCY=n runs n job
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import sys
-import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python worker/handler.py`
 
 import runpod  # noqa: E402
-import torch  # noqa: E402
 
 from worker.core import settings, startup  # noqa: E402
-from worker.core.catalog import default_catalog  # noqa: E402
 from worker.core.errors import KokoroError  # noqa: E402
-from worker.model import precision  # noqa: E402
-from worker.model.engine import Engine  # noqa: E402
+from worker.service import delivery, runtime  # noqa: E402
 from worker.service.request import parse_request  # noqa: E402
-from worker.service.result import chunk_output  # noqa: E402
-from worker.sound.audio import encode  # noqa: E402
 
 log = logging.getLogger("kokoro.worker")
-_engine: Engine | None = None
-
-
-def engine() -> Engine:
-    global _engine
-    if _engine is None:
-        _engine = Engine(default_catalog())
-    return _engine
+FAILED = "Synthesis failed inside the worker; see the worker log."
 
 
 def _reports_progress() -> bool:
@@ -117,7 +110,7 @@ def _quiet_sdk() -> None:
 def handler(job: dict) -> dict:
     """One job in, one audio file (or one error sentence) out."""
     try:
-        request = parse_request(job.get("input"), engine().catalog)
+        request = parse_request(job.get("input"), runtime.engine().catalog)
 
         def progress(done: int, total: int | None) -> None:
             if not _reports_progress():
@@ -127,65 +120,34 @@ def handler(job: dict) -> dict:
             elif total > 1:
                 runpod.serverless.progress_update(job, f"chunk {done} of {total}")
 
-        if foreseen := _foreseen_too_big(request):  # before minutes of synthesis, not after
-            return {"error": foreseen}
-        synthesis = engine().synthesize(request, on_progress=progress)
-        return _deliverable(synthesis.result.output(synthesis.encode(request.format), request.format))
+        if refused := delivery.refusal(request):  # before minutes of synthesis, not after
+            return {"error": refused}
+        synthesis = runtime.engine().synthesize(request, on_progress=progress)
+        return delivery.whole(synthesis, request)
     except KokoroError as exc:
         return {"error": str(exc)}
     except Exception:  # never take the worker down; the log keeps the traceback
         log.exception("Synthesis failed")
-        return {"error": "Synthesis failed inside the worker; see the worker log."}
-
-
-# The least a WAV result can weigh: base64 of 16-bit 24 kHz PCM is 64,000 bytes a second, and no
-# language speaks more than 30 letters or digits a second at speed 1 (measured: English 17 a second
-# on the real weights; Chinese and Japanese far fewer), and no letter or digit is dropped.
-_WAV_BASE64_PER_S = 64_000
-_MAX_ALNUM_PER_S = 30
-_WAY_OUT = 'ask for "format": "ogg" or "mp3" (about 10× smaller than wav or flac), or '
-_SPLIT = "split the text into several jobs."
-
-
-def _foreseen_too_big(request) -> str | None:
-    """The error of `_deliverable`, known before synthesis where even the shortest speech the text
-    can make would not fit (WAV only: compressed sizes cannot be bounded from the text)."""
-    if request.format != "wav":
-        return None
-    least_s = sum(ch.isalnum() for ch in request.text) / _MAX_ALNUM_PER_S / request.speed
-    least = least_s * _WAV_BASE64_PER_S
-    limit = settings.max_result_bytes()
-    if least <= limit:
-        return None
-    return (f"The result would be at least {least / 2**20:.1f} MB, more than the {limit / 2**20:.3g} MB a "
-            f"RunPod job can return (at least {least_s:.0f} s of wav audio): {_WAY_OUT}{_SPLIT}")
-
-
-def _deliverable(output: dict) -> dict:
-    """The output, or an error sentence where RunPod would refuse it: a result it cannot return
-    leaves the job IN_PROGRESS until its timeout, and the user never learns why."""
-    size, limit = len(json.dumps(output)), settings.max_result_bytes()
-    if size <= limit:
-        return output
-    smaller = "" if output.get("format") in ("mp3", "ogg") else _WAY_OUT
-    return {"error": f"The result is {size / 2**20:.1f} MB, more than the {limit / 2**20:.3g} MB a RunPod job can "
-                     f"return ({output.get('duration_s', 0):.0f} s of {output.get('format')} audio): {smaller}{_SPLIT}"}
+        return {"error": FAILED}
 
 
 def stream_handler(job: dict):
     """Generator variant: yields each chunk's audio as soon as it is spoken."""
     try:
-        request = parse_request(job.get("input"), engine().catalog)
+        request = parse_request(job.get("input"), runtime.engine().catalog)
+        if refused := delivery.refusal(request):
+            yield {"error": refused}
+            return
+        items = delivery.Stream(request)
         start_s = 0.0  # where the chunk starts in the whole job's audio: its words are timed from there
-        for chunk in engine().stream(request):
-            yield chunk_output(chunk.index, chunk.info, encode(chunk.audio, request.format), request.format,
-                               start_s)
+        for chunk in runtime.engine().stream(request):
+            yield from items.items(chunk.index, chunk.info, chunk.audio, start_s)
             start_s += chunk.duration_s
     except KokoroError as exc:
         yield {"error": str(exc)}
     except Exception:
         log.exception("Synthesis failed")
-        yield {"error": "Synthesis failed inside the worker; see the worker log."}
+        yield {"error": FAILED}
 
 
 async def concurrent_handler(job: dict) -> dict:
@@ -195,31 +157,14 @@ async def concurrent_handler(job: dict) -> dict:
     return await asyncio.to_thread(handler, job)
 
 
-def _warm_up_quietly(models: list[str]) -> None:
-    try:
-        engine().warm_up(models)
-    except Exception:  # noqa: BLE001 (the model's jobs will report it; the worker keeps serving)
-        log.exception("Background warm-up of %s failed", ", ".join(models))
-
-
 def main() -> None:
     catalog = startup.start_up("kokoro worker")  # exit 1, one line, on a bad catalog or setting
     _quiet_sdk()
     _children_die_with_the_worker()
+    runtime.share_cores()
     concurrency = settings.concurrency()
-    if concurrency > 1:  # each job its share of the cores, rather than all jobs fighting for all
-        torch.set_num_threads(precision.threads_per_job(concurrency))
     try:
-        if not settings.env_flag("KOKORO_SKIP_WARMUP"):
-            models = settings.models(list(catalog.models))
-            for name in models:
-                engine().locate(name)  # a missing model stops start-up now, not at its first job
-            # The first model serves jobs as soon as it is warm; the others warm up meanwhile
-            # (a job for one of them waits for its load).
-            engine().warm_up(models[:1])
-            if models[1:]:
-                threading.Thread(target=_warm_up_quietly, args=(models[1:],), name="kokoro-warm-up",
-                                 daemon=True).start()
+        runtime.warm_up(list(catalog.models))
     except KokoroError as exc:
         sys.exit(f"kokoro worker cannot start: {exc}")
     if settings.env_flag("KOKORO_STREAM"):

@@ -34,7 +34,7 @@ from ui.tabs.pronunciations import Pronouncer
 from worker.core.catalog import Catalog, default_catalog
 from worker.core.errors import KokoroError
 from worker.core.settings import max_text_chars
-from worker.service.request import FORMATS, SPEED_MAX, SPEED_MIN
+from worker.service.request import FILE_FORMATS, SPEED_MAX, SPEED_MIN
 from worker.service.result import Result
 from worker.sound import audio
 
@@ -240,7 +240,7 @@ def build(studio: Studio, catalog: Catalog, language: str, past: gr.State, concu
                                   "long text starts playing after its first sentence")
             with gr.Row():
                 speed = gr.Slider(SPEED_MIN, SPEED_MAX, value=1.0, step=0.05, label="Speed", scale=3)
-                fmt = gr.Dropdown(list(FORMATS), value="wav", label="Output format", scale=2,
+                fmt = gr.Dropdown(list(FILE_FORMATS), value="wav", label="Output format", scale=2,
                                   filterable=False)
             split = gr.Checkbox(True, label="Split sentences (one chunk per sentence)")
             with gr.Accordion("Pronunciations", open=False, elem_id="pronunciations-panel"):

@@ -21,11 +21,17 @@ called, so a process (or a test) that changes a variable sees the change; they p
 | RUNPOD_ENDPOINT_ID, RUNPOD_API_KEY, RUNPOD_API_BASE (studio) | unset; api.runpod.ai/v2 | text |
 | KOKORO_CATALOG | voices.yaml | a catalog file |
 | KOKORO_VOTES_DB (studio) | /data/… on a Space with storage, else ~/.local/share/… | a file path |
+| PORT, PORT_HEALTH (HTTP server) | 8880; PORT | 1 to 65535 |
+| KOKORO_API_KEY (HTTP server) | unset: no key asked | text without spaces |
+| KOKORO_MAX_WAITING (HTTP server) | 16 | 0 to 1000: requests that may wait for a free slot |
+| BUCKET_ENDPOINT_URL, BUCKET_ACCESS_KEY_ID, BUCKET_SECRET_ACCESS_KEY, KOKORO_BUCKET | unset | all four or none |
+| KOKORO_URL_EXPIRY_S | 3600 | 60 to 604800 (7 days, S3's longest) |
 
 Read here too, though the platform sets them: RUNPOD_WEBHOOK_POST_OUTPUT (RunPod's job URL, where
 progress goes), SPACES_ZERO_GPU and SPACE_ID (a Hugging Face Space).
 
-RUNPOD_API_KEY is a secret: it is read here and handed to the RunPod client, never logged or shown.
+RUNPOD_API_KEY, KOKORO_API_KEY and BUCKET_SECRET_ACCESS_KEY are secrets: read here and handed to
+their one user, never logged or shown, not even in part.
 """
 
 from __future__ import annotations
@@ -191,15 +197,11 @@ def runpod(env: Env | None = None) -> RunPod:
         raise SettingsError(f"RUNPOD_API_BASE={_shown(base)} is not an http(s) URL.")
     # Unset means on: a worker that does not stream still answers through /stream (README).
     stream = "RUNPOD_STREAM" not in env or env_flag("RUNPOD_STREAM", env)
-    endpoint, key = env.get("RUNPOD_ENDPOINT_ID", "").strip(), env.get("RUNPOD_API_KEY", "").strip()
+    endpoint = env.get("RUNPOD_ENDPOINT_ID", "").strip()
     if endpoint and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", endpoint):
         raise SettingsError(f"RUNPOD_ENDPOINT_ID={_shown(endpoint)} is not an endpoint id: copy the id "
                             "(letters, digits, - and _) from the endpoint's page in RunPod's console.")
-    if key and not re.fullmatch(r"[\x21-\x7e]+", key):
-        # Never shown, not even in part: it is a secret. A pasted line break makes every request fail.
-        raise SettingsError("RUNPOD_API_KEY holds a space, a line break or a non-ASCII character: "
-                            "set it to the key alone.")
-    return RunPod(endpoint, key, base, stream)
+    return RunPod(endpoint, _secret("RUNPOD_API_KEY", env), base, stream)
 
 
 def catalog_path(env: Env | None = None) -> str | None:
@@ -234,3 +236,62 @@ def on_zero_gpu(env: Env | None = None) -> bool:
 def runpod_reports_progress(env: Env | None = None) -> bool:
     """RunPod gave this job a URL for progress updates (its local API and --test_input give none)."""
     return bool(_env(env).get("RUNPOD_WEBHOOK_POST_OUTPUT", "").strip())
+
+
+def _secret(name: str, env: Env) -> str:
+    value = env.get(name, "").strip()
+    if value and not re.fullmatch(r"[\x21-\x7e]+", value):
+        # Never shown, not even in part. A pasted line break makes every request fail later.
+        raise SettingsError(f"{name} holds a space, a line break or a non-ASCII character: set it to the key alone.")
+    return value
+
+
+def port(name: str = "PORT", env: Env | None = None) -> int:
+    """The HTTP server's port (PORT, default 8880 as Kokoro-FastAPI) or its health port (PORT_HEALTH,
+    default PORT): RunPod's load-balancing endpoints set both."""
+    default = 8880 if name == "PORT" else port("PORT", env)
+    return whole_number(name, default, 1, 65535, env=env)
+
+
+def api_key(env: Env | None = None) -> str | None:
+    """KOKORO_API_KEY: the Bearer token the HTTP server asks for; None: no key asked."""
+    return _secret("KOKORO_API_KEY", _env(env)) or None
+
+
+def max_waiting(env: Env | None = None) -> int:
+    """Requests the HTTP server lets wait for a free slot; one more is answered 429."""
+    return whole_number("KOKORO_MAX_WAITING", 16, 0, 1000, env=env)
+
+
+BUCKET_VARS = ("BUCKET_ENDPOINT_URL", "BUCKET_ACCESS_KEY_ID", "BUCKET_SECRET_ACCESS_KEY", "KOKORO_BUCKET")
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """An S3-compatible bucket for results too big to return inline (RunPod's variable names)."""
+
+    endpoint_url: str
+    access_key_id: str = field(repr=False)
+    secret_access_key: str = field(repr=False)
+    name: str
+    expiry_s: int = 3600
+
+
+def bucket(env: Env | None = None) -> Bucket | None:
+    env = _env(env)
+    values = [_secret(n, env) if "KEY" in n else env.get(n, "").strip() for n in BUCKET_VARS]
+    if not any(values):
+        return None
+    missing = [n for n, v in zip(BUCKET_VARS, values) if not v]
+    if missing:
+        raise SettingsError(f"A bucket needs {', '.join(BUCKET_VARS)}; {', '.join(missing)} "
+                            f"{'is' if len(missing) == 1 else 'are'} not set.")
+    url, _, _, name = values
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+        raise SettingsError(f"BUCKET_ENDPOINT_URL={_shown(url)} is not an http(s) URL such as "
+                            "https://s3.us-east-1.amazonaws.com.")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", name):
+        raise SettingsError(f"KOKORO_BUCKET={_shown(name)} is not a bucket name (3-63 lower-case letters, "
+                            "digits, dots and hyphens).")
+    expiry = whole_number("KOKORO_URL_EXPIRY_S", 3600, 60, 604800, env=env)
+    return Bucket(url.rstrip("/"), values[1], values[2], name, expiry)

@@ -30,6 +30,11 @@ def check_all(known_models: list[str], env: Env | None = None) -> None:
         settings.env_flag(name, env)
     settings.backend(env)
     settings.runpod(env)
+    settings.port("PORT", env)
+    settings.port("PORT_HEALTH", env)
+    settings.api_key(env)
+    settings.max_waiting(env)
+    settings.bucket(env)
 
 
 def start_up(program: str, *checks):

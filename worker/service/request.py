@@ -16,9 +16,12 @@ from worker.core.settings import max_text_chars
 from worker.text import markup
 from worker.text.normalize import clean
 
-FORMATS = ("wav", "flac", "mp3", "ogg")
+FORMATS = ("wav", "flac", "mp3", "ogg", "pcm")  # pcm: raw 16-bit little-endian, no header
+FILE_FORMATS = FORMATS[:4]  # what a player opens by itself
 SPEED_MIN, SPEED_MAX = 0.5, 2.0
-FIELDS = ("text", "voice", "language", "speed", "split_sentences", "format", "timestamps", "captions")
+FIELDS = ("text", "voice", "language", "speed", "split_sentences", "format", "timestamps", "captions",
+          "delivery")
+DELIVERIES = ("auto", "inline", "url")  # url: the audio goes to the bucket (worker/service/delivery.py)
 CAPTIONS = ("srt", "vtt")
 _VOICE_ID = re.compile(r"^[a-z]{2}_[a-z0-9]+$")
 
@@ -34,6 +37,7 @@ class SynthesisRequest:
     removed_chars: int = 0  # control and invisible characters `clean` took out of the text
     timestamps: bool = False  # add each word's start and end
     captions: str | None = None  # "srt" or "vtt": add subtitles
+    delivery: str = "auto"  # inline, url (a bucket's link), or auto: inline when it fits
 
     @property
     def timed(self) -> bool:
@@ -171,8 +175,14 @@ def parse_request(raw: object, catalog: Catalog) -> SynthesisRequest:
     if captions is not None and (not isinstance(captions, str) or captions.strip().lower() not in CAPTIONS):
         shown = captions if isinstance(captions, str) else _type_name(captions)
         raise InputError(f"Unknown captions '{shown}'; use \"srt\" or \"vtt\" (or leave it out).")
+    delivery = raw.get("delivery", "auto")
+    if not isinstance(delivery, str) or delivery.strip().lower() not in DELIVERIES:
+        shown = delivery if isinstance(delivery, str) else _type_name(delivery)
+        raise InputError(f"Unknown delivery '{snippet(shown)}'; use \"auto\" (inline when it fits), \"inline\" or "
+                         "\"url\" (a link to the bucket).")
     markup.parse(text)  # malformed [pause:…] or [word](/…/) is refused now, before any G2P
 
     return SynthesisRequest(text=text, voices=voices, language=language, speed=float(speed),
                             split_sentences=split, format=fmt.strip().lower(), removed_chars=removed,
-                            timestamps=timestamps, captions=captions.strip().lower() if captions else None)
+                            timestamps=timestamps, captions=captions.strip().lower() if captions else None,
+                            delivery=delivery.strip().lower())

@@ -19,7 +19,9 @@ SAMPLE_RATE = 24_000
 OUTPUT_FIELDS = ("audio_base64", "message", "notes", "sample_rate", "duration_s", "format", "model",
                  "voice", "language", "chunks", "words", "captions")  # the last two when asked for
 CHUNK_FIELDS = ("chunk", "text", "phonemes", "audio_base64", "format", "sample_rate", "duration_s", "note",
-                "words")
+                "words", "part", "parts")  # part/parts: a long chunk cut to fit RunPod's 1 MB per item
+# A result too big to return inline (worker/service/delivery.py) carries these instead of audio_base64.
+LINK_FIELDS = ("audio_url", "audio_url_expires_at", "captions_url", "captions_url_expires_at")
 
 
 class OutputError(KokoroError):
@@ -88,14 +90,16 @@ class Result:
         return {name: values[name] for name in OUTPUT_FIELDS if values[name] is not None}
 
     @classmethod
-    def from_output(cls, output: object, fallback: Result, elapsed_s: float,
-                    fmt: str = "wav") -> tuple[Result, bytes, str]:
+    def from_output(cls, output: object, fallback: Result, elapsed_s: float, fmt: str = "wav",
+                    linked_audio: bytes | None = None) -> tuple[Result, bytes, str]:
         """A worker's output read back: (result, audio bytes, format). Missing metadata falls back to
-        what was asked for (`fallback`, `fmt`); missing audio or an error is an OutputError."""
+        what was asked for (`fallback`, `fmt`); missing audio or an error is an OutputError. An output
+        with `audio_url` needs its audio fetched by the caller (`linked_audio`)."""
         if not isinstance(output, dict) or output.get("error"):
             raise OutputError("The RunPod worker reported an error instead of audio.")
         try:
-            data = base64.b64decode(output["audio_base64"], validate=True)
+            data = linked_audio if linked_audio is not None else base64.b64decode(output["audio_base64"],
+                                                                                  validate=True)
         except (KeyError, TypeError, ValueError):
             raise OutputError("The RunPod worker sent no audio. Is the endpoint running the Kokoro "
                               "worker without KOKORO_STREAM?") from None
@@ -109,6 +113,20 @@ class Result:
                      words=words_from_output(output.get("words")),
                      captions=output["captions"] if isinstance(output.get("captions"), str) else None)
         return result, data, str(output.get("format") or fmt)
+
+
+def linked(output: dict, audio, captions=None) -> dict:
+    """`output` with its audio (and captions file) in a bucket: audio_base64 gives way to the link
+    fields (worker/service/bucket.py `Link`), in its place; every other field stays."""
+    out: dict = {}
+    for name, value in output.items():
+        if name == "audio_base64":
+            out.update(audio.fields("audio"))
+            if captions is not None:
+                out.update(captions.fields("captions"))
+        else:
+            out[name] = value
+    return out
 
 
 def chunk_output(index: int, chunk: ChunkInfo, data: bytes, fmt: str, start_s: float = 0.0) -> dict:

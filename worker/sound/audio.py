@@ -6,7 +6,7 @@ as they come made every chunk join a second-long hole while a sentence end insid
 about half that: the same text sounded halting or not depending on how it was chunked. Each chunk
 is therefore trimmed to its speech and preceded by `PAUSE_S[break]`, the pause its text asks for.
 
-soundfile (libsndfile) writes WAV, FLAC, MP3 and Ogg/Opus itself, so no ffmpeg is needed.
+soundfile (libsndfile) writes WAV, FLAC, MP3, Ogg/Opus and raw PCM itself, so no ffmpeg is needed.
 """
 
 from __future__ import annotations
@@ -33,11 +33,17 @@ _FORMATS = {
     "flac": ("FLAC", "PCM_16", "audio/flac"),
     "mp3": ("MP3", "MPEG_LAYER_III", "audio/mpeg"),
     "ogg": ("OGG", "OPUS", "audio/ogg"),
+    "pcm": ("RAW", "PCM_16", "audio/pcm"),  # raw 16-bit little-endian samples, no header
 }
 
 
 def mime_type(fmt: str) -> str:
     return _FORMATS[fmt][2]
+
+
+def soundfile_format(fmt: str) -> tuple[str, str]:
+    """(container, subtype) of `fmt` for soundfile."""
+    return _FORMATS[fmt][:2]
 
 
 def smooth_edges(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -93,8 +99,8 @@ def join(chunks: list[np.ndarray]) -> np.ndarray:
 
 
 def encode(audio: np.ndarray, fmt: str = "wav", sample_rate: int = SAMPLE_RATE) -> bytes:
-    """The audio as a complete file in `fmt` (wav, flac, mp3 or ogg/opus), mono."""
-    container, subtype, _ = _FORMATS[fmt]
+    """The audio as a complete file in `fmt` (wav, flac, mp3, ogg/opus or raw pcm), mono."""
+    container, subtype = soundfile_format(fmt)
     data = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
     buf = io.BytesIO()
     sf.write(buf, data, sample_rate, format=container, subtype=subtype)

@@ -37,7 +37,7 @@ _ISOLATED_PREFIXES = ("RUNPOD_", "KOKORO_", "GRADIO_")
 # worker, a studio, a browser, the SDK's local API), runs the real weights or speaks a long text.
 # These markers and fixtures say so by themselves; other process starters carry @pytest.mark.slow.
 _SLOW_MARKERS = {"long", "real_weights", "browser"}
-_SLOW_FIXTURES = {"local_studio", "local_api", "worker", "stack", "browser", "real_hf_home"}
+_SLOW_FIXTURES = {"local_studio", "local_api", "worker", "stack", "browser", "real_hf_home", "server", "s3"}
 
 
 def pytest_collection_modifyitems(config, items):

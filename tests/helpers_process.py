@@ -42,11 +42,11 @@ def spawn(args: list[str], env: dict[str, str], name: str, cwd: Path | None = No
     return Process(proc, log_path, owns_dir=cwd is None)
 
 
-def stop(process: Process) -> None:
+def stop(process: Process, grace_s: float = 15.0) -> None:
     """SIGTERM to the whole group, SIGKILL if it lingers (a worker busy in a long job was once
     seen spinning a core for an hour after its test), then remove a folder spawn made."""
     try:
-        for sig, wait_s in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
+        for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
             try:
                 os.killpg(process.proc.pid, sig)
             except ProcessLookupError:
@@ -62,12 +62,13 @@ def stop(process: Process) -> None:
 
 
 @contextlib.contextmanager
-def running(args: list[str], env: dict[str, str], name: str, cwd: Path | None = None) -> Iterator[Process]:
+def running(args: list[str], env: dict[str, str], name: str, cwd: Path | None = None,
+            grace_s: float = 15.0) -> Iterator[Process]:
     process = spawn(args, env, name, cwd)
     try:
         yield process
     finally:
-        stop(process)
+        stop(process, grace_s)
 
 
 def wait_until(predicate: Callable[[], object], timeout_s: float = 10.0, what: str = "condition",

@@ -1,0 +1,143 @@
+"""Results of any length: a real S3 server (SeaweedFS) takes what RunPod cannot return inline, and
+the worker's outputs always fit RunPod's limits (whole results, streamed items, their aggregate)."""
+
+import base64
+import io
+import json
+import sys
+from contextlib import contextmanager
+
+import pytest
+import requests
+import soundfile as sf
+import srt
+
+from loopback.cloud import LoopbackCloud
+from tests.conftest import REPO, worker_env
+from tests.helpers_process import polling_worker, wait_until
+from tests.helpers_s3 import ACCESS_KEY, SECRET_KEY, download, seaweed
+from tests.standin import decode_as_noise
+from worker import handler as worker_handler
+from worker.service import delivery, runtime
+
+NOISE_HANDLER = str(REPO / "tests" / "fixtures" / "noise_handler.py")
+TEXT = "Hello there. General Kenobi, you are a bold one. Kill him!"
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    with seaweed(tmp_path_factory.mktemp("seaweedfs")) as env:
+        yield env
+
+
+@pytest.fixture
+def bucketed(s3, engine, monkeypatch):
+    """The handler in this process on the session's engine, with the bucket configured."""
+    monkeypatch.setattr(runtime, "_engine", engine)
+    for name, value in s3.items():
+        monkeypatch.setenv(name, value)
+    delivery._storage.cache_clear()
+    return s3
+
+
+def _decoded(data: bytes) -> float:
+    audio, rate = sf.read(io.BytesIO(data))
+    return len(audio) / rate
+
+
+def test_a_result_too_big_to_return_comes_back_as_a_link_with_everything_else_unchanged(bucketed, monkeypatch):
+    monkeypatch.setenv("KOKORO_MAX_RESULT_MB", "0.05")
+    job = {"text": TEXT, "format": "wav", "captions": "srt"}
+    out = worker_handler.handler({"id": "big", "input": job})
+    assert "audio_base64" not in out and out["audio_url"].startswith(bucketed["BUCKET_ENDPOINT_URL"])
+    assert out["audio_url_expires_at"].endswith("+00:00")
+    assert list(out)[:3] == ["audio_url", "audio_url_expires_at", "captions_url"]  # in audio_base64's place
+    assert abs(_decoded(download(out["audio_url"])) - out["duration_s"]) < 0.01  # the whole audio
+    assert download(out["captions_url"]).decode() == out["captions"]
+    assert list(srt.parse(out["captions"]))[-1].content.endswith("Kill him!")
+    assert out["message"].startswith("Synthesized") and len(json.dumps(out)) < 0.05 * 2**20
+    monkeypatch.delenv("KOKORO_MAX_RESULT_MB")
+    inline = worker_handler.handler({"id": "small", "input": job})  # fits: exactly as before
+    assert "audio_url" not in inline and base64.b64decode(inline["audio_base64"])[:4] == b"RIFF"
+
+
+def test_a_job_may_ask_for_a_link_and_inline_is_never_linked(bucketed, monkeypatch):
+    out = worker_handler.handler({"id": "url", "input": {"text": "Short.", "format": "mp3", "delivery": "url"}})
+    assert _decoded(download(out["audio_url"])) > 0.3 and "audio_base64" not in out
+    monkeypatch.setenv("KOKORO_MAX_RESULT_MB", "0.01")
+    out = worker_handler.handler({"id": "inline", "input": {"text": TEXT, "format": "wav", "delivery": "inline"}})
+    assert out["error"].startswith("The result would be at least ") and "audio_url" not in out  # foreseen
+
+
+def test_without_a_bucket_a_link_or_an_oversized_wav_is_refused_before_synthesis(direct_engine, monkeypatch):
+    calls = []
+    monkeypatch.setattr(direct_engine, "synthesize", lambda request, **kw: calls.append(request))
+    out = worker_handler.handler({"id": "u", "input": {"text": "Hi.", "delivery": "url"}})
+    assert out["error"].startswith('"delivery": "url" needs a bucket: set BUCKET_ENDPOINT_URL')
+    text = ("The quick brown fox jumps over the lazy dog. " * 230)[:10_000]
+    out = worker_handler.handler({"id": "w", "input": {"text": text, "format": "wav"}})
+    assert out["error"].startswith("The result would be at least ") and "KOKORO_BUCKET" in out["error"]
+    assert calls == []
+
+
+def test_wrong_bucket_keys_are_one_sentence_without_the_keys(bucketed, monkeypatch):
+    monkeypatch.setenv("BUCKET_SECRET_ACCESS_KEY", "not-the-secret-key-42")
+    delivery._storage.cache_clear()
+    out = worker_handler.handler({"id": "k", "input": {"text": "Hi.", "delivery": "url"}})
+    assert out["error"].startswith(f"The bucket {bucketed['KOKORO_BUCKET']} at ") and "refused the upload" in out["error"]
+    assert "not-the-secret" not in out["error"] and ACCESS_KEY not in out["error"] and SECRET_KEY not in out["error"]
+
+
+def test_streamed_items_stay_under_1_mb_and_their_aggregate_within_the_budget(bucketed, engine, monkeypatch):
+    decode_as_noise(monkeypatch, engine.model("v1.0"))
+    monkeypatch.setenv("KOKORO_MAX_RESULT_MB", "2")
+    # One 500-phoneme chunk (~30 s of wav, ~2 MB of base64) and more: parts, then links.
+    text = " ".join(["the quick brown fox jumps over the lazy dog and runs far away"] * 14)
+    items = list(worker_handler.stream_handler({"id": "s", "input": {
+        "text": text + ". " + text + ".", "format": "wav", "split_sentences": False, "timestamps": True}}))
+    assert not any("error" in item for item in items)
+    assert all(len(json.dumps(item)) < delivery.ITEM_MAX_BYTES for item in items)
+    assert len(json.dumps(items)) < 2 * 2**20  # what RunPod gathers as the job's output
+    parts = [item for item in items if "parts" in item]
+    assert parts and all(bool(p["text"]) == (p["part"] == 0) for p in parts)  # the text once per chunk
+    linked = [item for item in items if "audio_url" in item]
+    assert linked and all("audio_base64" not in item for item in linked)
+    total = sum(item["duration_s"] for item in items)
+    heard = sum(_decoded(download(i["audio_url"]) if "audio_url" in i else base64.b64decode(i["audio_base64"]))
+                for i in items)
+    assert abs(total - heard) < 0.05
+
+
+def test_without_a_bucket_a_stream_past_the_budget_ends_with_the_way_out(direct_engine, monkeypatch):
+    decode_as_noise(monkeypatch, direct_engine.model("v1.0"))
+    monkeypatch.setenv("KOKORO_MAX_RESULT_MB", "0.3")
+    items = list(worker_handler.stream_handler({"id": "s", "input": {"text": TEXT * 4, "format": "flac"}}))
+    assert "audio_base64" in items[0] and "KOKORO_BUCKET" in items[-1]["error"]
+    assert len(json.dumps(items)) < 0.3 * 2**20
+
+
+@pytest.fixture
+def direct_engine(engine, monkeypatch):
+    monkeypatch.setattr(runtime, "_engine", engine)
+    delivery._storage.cache_clear()
+    return engine
+
+
+@pytest.mark.slow
+def test_a_10000_character_wav_job_through_the_cloud_returns_a_link_to_the_whole_audio(s3, standin_hf_home):
+    """The issue's case end to end: RunPod refuses 37 MB of JSON; with a bucket the job completes
+    and its link downloads every second of the audio (decoder noise, the rest production)."""
+    text = ("The quick brown fox jumps over the lazy dog. " * 230)[:10_000]
+    with LoopbackCloud(api_key="rp_bucket_test_key", endpoint_id="bucket", poll_hold_s=0.5) as cloud:
+        env = worker_env(KOKORO_MODELS="v1.0", **s3)
+        with contextmanager(polling_worker)(cloud, [sys.executable, NOISE_HANDLER], env, "noise-worker", 180):
+            api = f"{cloud.url}/bucket"
+            headers = {"Authorization": "Bearer rp_bucket_test_key"}
+            job = requests.post(f"{api}/run", json={"input": {"text": text, "format": "wav"}}, headers=headers).json()
+            done = wait_until(lambda: (s := requests.get(f"{api}/status/{job['id']}", headers=headers).json())[
+                "status"] in ("COMPLETED", "FAILED") and s, 600, "the 10,000-character job", interval_s=1.0)
+    assert done["status"] == "COMPLETED", done
+    out = done["output"]
+    data = download(out["audio_url"])
+    assert len(data) > 20 * 2**20 and abs(_decoded(data) - out["duration_s"]) < 0.01
+    assert out["duration_s"] > 10_000 / 30 and len(json.dumps(out)) < 2**20

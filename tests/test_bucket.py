@@ -17,6 +17,7 @@ from tests.conftest import REPO, worker_env
 from tests.helpers_process import polling_worker, wait_until
 from tests.helpers_s3 import ACCESS_KEY, SECRET_KEY, download, seaweed
 from tests.standin import decode_as_noise
+from ui.backends import streamed
 from worker import handler as worker_handler
 from worker.service import delivery, runtime
 
@@ -106,6 +107,11 @@ def test_streamed_items_stay_under_1_mb_and_their_aggregate_within_the_budget(bu
     heard = sum(_decoded(download(i["audio_url"]) if "audio_url" in i else base64.b64decode(i["audio_base64"]))
                 for i in items)
     assert abs(total - heard) < 0.05
+    chunks = []  # as the studio's RunPod backend reads them: parts joined, links fetched
+    for item in items:
+        streamed.add(chunks, streamed.spoken_chunk(item, sum(c.duration_s for c in chunks)), item)
+    assert [c.index for c in chunks] == sorted({item["chunk"] for item in items})
+    assert abs(sum(c.duration_s for c in chunks) - total) < 0.01
 
 
 def test_without_a_bucket_a_stream_past_the_budget_ends_with_the_way_out(direct_engine, monkeypatch):
@@ -141,3 +147,27 @@ def test_a_10000_character_wav_job_through_the_cloud_returns_a_link_to_the_whole
     data = download(out["audio_url"])
     assert len(data) > 20 * 2**20 and abs(_decoded(data) - out["duration_s"]) < 0.01
     assert out["duration_s"] > 10_000 / 30 and len(json.dumps(out)) < 2**20
+
+
+@pytest.mark.slow
+def test_the_studios_runpod_backend_plays_a_linked_result_in_the_format_chosen(s3, standin_hf_home, catalog):
+    from ui.backends import RunPodBackend
+    from ui.backends.base import Finished
+    from ui.backends.runpod_client import RunPodClient
+
+    with LoopbackCloud(api_key="rp_bucket_test_key", endpoint_id="linked", poll_hold_s=0.5) as cloud:
+        env = worker_env(KOKORO_MODELS="v1.0", KOKORO_MAX_RESULT_MB="0.02", **s3)
+        with contextmanager(polling_worker)(cloud, [sys.executable, str(REPO / "worker" / "handler.py")], env,
+                                            "worker", 180):
+            def client() -> RunPodClient:
+                return RunPodClient("linked", "rp_bucket_test_key", api_base=cloud.url, timeout_s=120.0,
+                                    poll_interval_s=0.2)
+
+            events = list(RunPodBackend(client, catalog, stream=True).run(
+                {"text": TEXT, "voice": "af_heart", "format": "flac"}, lambda: False))
+            job = cloud.job(cloud.jobs()[-1]["id"])
+            sent, output = job["input"], job["output"]
+    done = events[-1]
+    assert isinstance(done, Finished) and done.format == "flac" and sent["format"] == "flac"
+    assert "audio_url" in output and "audio_base64" not in output  # 0.02 MB: it went by the bucket
+    assert abs(_decoded(done.data) - done.result.duration_s) < 0.01 and done.result.duration_s > 1

@@ -44,7 +44,7 @@ def test_the_first_chunk_plays_before_the_job_finishes(cloud, catalog):
     done = rest[-1]
     assert isinstance(done, Finished) and done.format == "mp3"
     assert len([e for e in rest if isinstance(e, Piece)]) == 9 and len(done.result.chunks) == 10
-    assert cloud.job(job["id"])["input"]["format"] == "wav"  # chunks travel as WAV, encoded once here
+    assert cloud.job(job["id"])["input"]["format"] == "mp3"  # never a bigger format than the user's
     assert sound_info(done.data).format == "MP3"
     words = done.result.words
     assert [w.text for w in words] == text.split()

@@ -70,8 +70,9 @@ class RunPodBackend:
         client = self._client_factory()
         updates: queue.Queue = queue.Queue()
         closed = threading.Event()  # set when the page stops listening (Stop, tab closed)
-        # Streamed chunks travel as WAV and the file is encoded once here, in the format asked for.
-        job = {**payload, "format": "wav"} if self.stream else payload
+        # The worker is asked for the format the user chose (never a bigger one): streamed chunks
+        # decode from it, and a result too big to return inline comes back as a bucket link.
+        job = payload
         chunks: list[SpokenChunk] = []
 
         def work() -> None:
@@ -100,8 +101,9 @@ class RunPodBackend:
                 if kind == "update":
                     yield runpod_status(*value)
                 elif kind == "item":
-                    chunks.append(_spoken_chunk(value, sum(c.duration_s for c in chunks)))
-                    yield streamed.piece(chunks[-1])
+                    chunk = _spoken_chunk(value, sum(c.duration_s for c in chunks))
+                    streamed.add(chunks, chunk, value)
+                    yield streamed.piece(chunk)
                 elif kind == "error":
                     if isinstance(value, RunPodError) and (closed.is_set() or should_stop()):
                         raise Stopped("Cancelled; the RunPod job was cancelled too.")
@@ -127,7 +129,8 @@ def _spoken_chunk(item: dict, start_s: float) -> SpokenChunk:
 def _finished(output: dict, request: SynthesisRequest, elapsed_s: float) -> Finished:
     asked = Result(model=request.model, voice=request.voice_spec, language=request.language, duration_s=0.0)
     try:
-        result, data, fmt = Result.from_output(output, asked, elapsed_s, request.format)
+        linked = streamed.linked_audio(output)  # a long result: the worker put it in its bucket
+        result, data, fmt = Result.from_output(output, asked, elapsed_s, request.format, linked)
     except OutputError as exc:
         raise RunPodError(str(exc)) from None
     return Finished(data, fmt, result)

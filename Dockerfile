@@ -32,4 +32,7 @@ COPY worker/ worker/
 RUN python worker/fetch_weights.py && HF_HUB_OFFLINE=1 python worker/fetch_weights.py --check
 
 ENV HF_HUB_OFFLINE=1
+# The RunPod queue handler; KOKORO_SERVE=http (or the command `python -u worker/server.py`) serves
+# the OpenAI-compatible HTTP API instead, on PORT (8880), for a load-balancing endpoint.
+EXPOSE 8880
 CMD ["python", "-u", "worker/handler.py"]

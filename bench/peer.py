@@ -46,7 +46,8 @@ def _text(chars: int) -> str:
     return out.strip()
 
 
-def _cpu() -> str:
+def cpu_line() -> str:
+    """The CPU's model name and the flags that decide its speed (named with every CPU figure)."""
     from worker.model.precision import cpu_flags
 
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -170,7 +171,7 @@ def main() -> None:
     onnx = next(r for r in rows if r["route"] == "kokoro-onnx int8, per chunk")
     for row in rows:
         row["vs_onnx_per_chunk"] = round(row["wall_s"] / onnx["wall_s"], 3)
-    info = {"cpu": _cpu(), "torch_threads": torch.get_num_threads(), "precision": routes.engine.precision,
+    info = {"cpu": cpu_line(), "torch_threads": torch.get_num_threads(), "precision": routes.engine.precision,
             "text_chars": len(text), "chunks": len(chunks), "rounds": args.rounds, "voice": VOICE}
     print(f"{info['cpu']}; torch threads {info['torch_threads']}; engine precision {info['precision']}")
     print(f"{len(text)} characters of English, {len(chunks)} chunks, voice {VOICE}, "

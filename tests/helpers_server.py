@@ -30,10 +30,11 @@ class Server:
 
 
 @contextmanager
-def http_server(env: dict[str, str], cwd: Path | None = None, timeout_s: float = 240) -> Iterator[Server]:
+def http_server(env: dict[str, str], cwd: Path | None = None, timeout_s: float = 240,
+                script: str = SERVER) -> Iterator[Server]:
     port = free_port()
     env = {**env, "PORT": str(port)}
-    with running([sys.executable, SERVER], env, "server", cwd) as process:
+    with running([sys.executable, script], env, "server", cwd) as process:
         server = Server(f"http://127.0.0.1:{port}", process)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -54,6 +54,7 @@ def test_dockerfile_bakes_weights_and_runs_offline():
 def test_hub_tests_are_valid_jobs_and_hub_env_is_what_the_worker_reads(catalog):
     import json
 
+    from worker.core import startup
     from worker.service.request import parse_request
 
     for case in json.loads((REPO / ".runpod" / "tests.json").read_text())["tests"]:
@@ -64,6 +65,8 @@ def test_hub_tests_are_valid_jobs_and_hub_env_is_what_the_worker_reads(catalog):
     for env in hub["config"]["env"]:
         assert env["key"] in sources and f"`{env['key']}`" in readme, env["key"]
         assert env["input"]["description"]
+        for option in env["input"].get("options", []):  # every value the form offers starts the worker
+            startup.check_all(list(catalog.models), {env["key"]: option["value"]})
 
 
 def test_ci_runs_exactly_the_readme_test_command():

@@ -185,3 +185,12 @@ def test_concurrent_clients_all_get_audio_or_a_clear_429(server):
     for t in threads:
         t.join()
     assert set(results) <= {200, 429} and 200 in results
+
+
+def test_the_images_one_command_serves_http_with_kokoro_serve(standin_hf_home, tmp_path):
+    """The Dockerfile's command is `python worker/handler.py`; KOKORO_SERVE=http makes it the server."""
+    from tests.helpers_worker import HANDLER
+
+    env = worker_env(KOKORO_MODELS="v1.0", KOKORO_SERVE="http")
+    with http_server(env, tmp_path, script=HANDLER) as server:
+        assert requests.get(f"{server.v1}/models").json()["data"][0]["id"] == "kokoro"

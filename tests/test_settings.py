@@ -123,6 +123,21 @@ def test_every_documented_log_level_is_one_the_sdk_takes(monkeypatch):
         sdk.set_level(before)
 
 
+@pytest.mark.slow
+def test_a_worker_started_with_log_level_warning_runs_its_job(tmp_path):
+    """The crash loop, as a user met it: `KOKORO_LOG_LEVEL=WARNING python worker/handler.py`."""
+    import json
+
+    from tests.conftest import REPO
+    from tests.helpers_worker import run_test_input
+
+    record = tmp_path / "output.json"  # at WARN the SDK logs no result: the recording handler keeps it
+    env = worker_env(KOKORO_MODELS="v1.0", KOKORO_LOG_LEVEL="WARNING", KOKORO_TEST_RECORD=str(record))
+    done = run_test_input({"text": "Hi."}, tmp_path, env, script=str(REPO / "tests" / "fixtures" / "recording_handler.py"))
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert json.loads(record.read_text())["audio_base64"]
+
+
 @pytest.mark.parametrize("content, says", [
     (bytes(range(256)) * 4, "is not UTF-8 text (a binary file?)."),
     (b"en-us:\n  Kokoro: [unclosed\n", "is not valid YAML: line 3, column 1: expected ',' or ']'"),

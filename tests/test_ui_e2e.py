@@ -115,7 +115,7 @@ def test_page_through_loopback_and_the_real_worker(stack, browser):
         assert " ".join(c.content for c in parsed).split() == "Through the cloud and back. It works.".split()
         jobs = cloud.jobs()[before:]
         assert [j["status"] for j in jobs] == ["COMPLETED"]
-        assert cloud.job(jobs[0]["id"])["input"]["format"] == "wav"  # RUNPOD_STREAM on: WAV out, MP3 made here
+        assert cloud.job(jobs[0]["id"])["input"]["format"] == "mp3"  # the format chosen, never a bigger one
         assert responses.containing(PLANTED_KEY) == [] and len(responses.bodies) > 10
         assert PLANTED_KEY not in page.content()
         assert PLANTED_KEY not in app.log()

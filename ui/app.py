@@ -30,6 +30,7 @@ from ui.tabs.pronunciations import Pronouncer  # noqa: E402
 from ui.theme import CSS, HEAD, THEME  # noqa: E402
 from worker.core import settings, startup  # noqa: E402
 from worker.core.catalog import Catalog  # noqa: E402
+from worker.core.errors import SettingsError  # noqa: E402
 
 log = logging.getLogger("kokoro.ui")
 
@@ -78,7 +79,11 @@ def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1,
 
 def main() -> None:
     # exit 1, one line, on a bad catalog or setting, or a votes database that cannot be created
-    catalog = startup.start_up("kokoro studio", VoteStore)
+    try:  # a RunPod-only studio checks no device or precision: it never imports torch
+        local = settings.backend() == "local"
+    except SettingsError:
+        local = False  # start_up names the bad value
+    catalog = startup.start_up("kokoro studio", VoteStore, engine=local)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal Gradio request
     backend = backend_from_env()
     caps = backend.capabilities

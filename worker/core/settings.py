@@ -21,6 +21,7 @@ called, so a process (or a test) that changes a variable sees the change; they p
 | RUNPOD_ENDPOINT_ID, RUNPOD_API_KEY, RUNPOD_API_BASE (studio) | unset; api.runpod.ai/v2 | text |
 | KOKORO_CATALOG | voices.yaml | a catalog file |
 | KOKORO_VOTES_DB (studio) | /data/… on a Space with storage, else ~/.local/share/… | a file path |
+| KOKORO_SERVE | queue | queue (RunPod queue handler) or http (worker/server.py), for `worker/handler.py` |
 | PORT, PORT_HEALTH (HTTP server) | 8880; PORT | 1 to 65535 |
 | KOKORO_API_KEY (HTTP server) | unset: no key asked | text without spaces |
 | KOKORO_MAX_WAITING (HTTP server) | 16 | 0 to 1000: requests that may wait for a free slot |
@@ -251,6 +252,15 @@ def port(name: str = "PORT", env: Env | None = None) -> int:
     default PORT): RunPod's load-balancing endpoints set both."""
     default = 8880 if name == "PORT" else port("PORT", env)
     return whole_number(name, default, 1, 65535, env=env)
+
+
+def serve(env: Env | None = None) -> str:
+    """What the image's command serves: RunPod's queue (default) or the HTTP server, which a
+    load-balancing endpoint needs; one image for both endpoint types."""
+    raw = _env(env).get("KOKORO_SERVE", "").strip().lower() or "queue"
+    if raw not in ("queue", "http"):
+        raise SettingsError(f"KOKORO_SERVE={_shown(raw)} is not a way to serve: use queue or http.")
+    return raw
 
 
 def api_key(env: Env | None = None) -> str | None:

@@ -12,14 +12,18 @@ from worker.core import settings
 from worker.core.catalog import default_catalog
 from worker.core.errors import KokoroError
 from worker.core.settings import Env
-from worker.model import precision as fp
 from worker.text import lexicon
 
 
-def check_all(known_models: list[str], env: Env | None = None) -> None:
-    """Parses every setting; the first bad one raises its SettingsError."""
+def check_all(known_models: list[str], env: Env | None = None, engine: bool = True) -> None:
+    """Parses every setting; the first bad one raises its SettingsError. `engine`: the program runs
+    the model itself, so its device and precision are checked too; a RunPod-only studio does not
+    (and so never imports torch)."""
     settings.log_level(env)
-    fp.resolve(settings.precision(env), settings.device(env))  # bf16 only where the device has it
+    if engine:
+        from worker.model import precision as fp
+
+        fp.resolve(settings.precision(env), settings.device(env))  # bf16 only where the device has it
     settings.models(known_models, env)
     settings.concurrency(env)
     settings.max_text_chars(env)
@@ -30,6 +34,7 @@ def check_all(known_models: list[str], env: Env | None = None) -> None:
         settings.env_flag(name, env)
     settings.backend(env)
     settings.runpod(env)
+    settings.serve(env)
     settings.port("PORT", env)
     settings.port("PORT_HEALTH", env)
     settings.api_key(env)
@@ -37,14 +42,14 @@ def check_all(known_models: list[str], env: Env | None = None) -> None:
     settings.bucket(env)
 
 
-def start_up(program: str, *checks):
+def start_up(program: str, *checks, engine: bool = True):
     """Start-up of the worker, the HTTP server and the studio: the catalog loaded, every setting parsed, then each of
     the program's own `checks` called (the studio opens its votes database), logging configured; a
     broken catalog, a bad setting or a failed check ends the process with one line on stderr and
     exit code 1. Returns the catalog."""
     try:
         catalog = default_catalog()
-        check_all(list(catalog.models))
+        check_all(list(catalog.models), engine=engine)
         lexicon.configured()  # a broken KOKORO_LEXICON stops start-up, not the first job
         for check in checks:
             check()

@@ -13,15 +13,20 @@ import soundfile as sf
 import srt
 
 from tests.conftest import worker_env
+from tests.helpers_process import free_port
 from tests.helpers_server import http_server
 
 KEY = "sk-kokoro-test-0123456789"
 SENTENCES = " ".join(f"Sentence number {n} is here." for n in range(1, 13))
 
 
+HEALTH_PORT = free_port()
+
+
 @pytest.fixture(scope="module")
 def server(standin_hf_home, tmp_path_factory):
-    env = worker_env(KOKORO_MODELS="v1.0", KOKORO_API_KEY=KEY, KOKORO_MAX_WAITING="0", KOKORO_CONCURRENCY="1")
+    env = worker_env(KOKORO_MODELS="v1.0", KOKORO_API_KEY=KEY, KOKORO_MAX_WAITING="0", KOKORO_CONCURRENCY="1",
+                     PORT_HEALTH=str(HEALTH_PORT))
     with http_server(env, tmp_path_factory.mktemp("server")) as running:
         yield running
 
@@ -40,6 +45,9 @@ def test_ping_is_204_while_models_load_then_200(server):
     assert 204 in server.pings, server.pings  # the model loads in the background after the port opens
     assert set(server.pings) == {200, 204} and server.pings.index(200) == len(server.pings) - 1
     assert requests.get(f"{server.url}/ping").json() == {"status": "healthy"}  # no key asked for /ping
+    health = f"http://127.0.0.1:{HEALTH_PORT}"  # RunPod's PORT_HEALTH: /ping there too, nothing else
+    assert requests.get(f"{health}/ping").status_code == 200
+    assert requests.get(f"{health}/v1/models").status_code == 404
 
 
 @pytest.mark.parametrize("fmt", ["wav", "mp3", "opus", "flac"])

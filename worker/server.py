@@ -145,13 +145,7 @@ async def speech(request: Request) -> Response:
     await _slot()
     if stream:
         return await _streamed(parsed, fmt)  # the slot is left when the stream ends
-    try:
-        synthesis = await asyncio.to_thread(runtime.engine().synthesize, parsed)
-        data = await asyncio.to_thread(synthesis.encode, parsed.format)
-    except KokoroError as exc:
-        raise _answer(exc) from None
-    finally:
-        gate.leave()
+    _, data = await _whole(parsed)
     return Response(data, media_type=openai_api.MEDIA_TYPES[fmt])
 
 
@@ -159,14 +153,19 @@ async def speech(request: Request) -> Response:
 async def captioned(request: Request) -> dict:
     parsed, _, _ = _parsed(await _body(request), captioned=True)
     await _slot()
+    synthesis, data = await _whole(parsed)
+    return synthesis.result.output(data, parsed.format)
+
+
+async def _whole(parsed):
+    """(synthesis, encoded file) of a request holding a slot, which it then leaves."""
     try:
         synthesis = await asyncio.to_thread(runtime.engine().synthesize, parsed)
-        data = await asyncio.to_thread(synthesis.encode, parsed.format)
+        return synthesis, await asyncio.to_thread(synthesis.encode, parsed.format)
     except KokoroError as exc:
         raise _answer(exc) from None
     finally:
         gate.leave()
-    return synthesis.result.output(data, parsed.format)
 
 
 async def _streamed(parsed, fmt: str) -> Response:

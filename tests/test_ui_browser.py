@@ -153,7 +153,7 @@ def test_stop_ends_a_long_run(page):
     page.get_by_label("Text").fill(" ".join(f"Sentence {i}." for i in range(150)))
     page.get_by_role("button", name="Generate").click()
     # G2P is lazy: the page counts chunks ("chunk 3") until G2P has reached the end ("of 150").
-    page.get_by_text(re.compile(r"Speaking · chunk \d+")).first.wait_for(timeout=SYNTH_TIMEOUT_MS)
+    page.get_by_text(re.compile(r"(Speaking|Making audio) · chunk \d+")).first.wait_for(timeout=SYNTH_TIMEOUT_MS)
     page.get_by_role("button", name="Stop").click()
     wait_until(lambda: "Stopped" in status_text(page), 30, "the run to stop")
     assert page.locator("#download a[data-testid=download-link]").count() == 0

@@ -57,7 +57,9 @@ def final_file(steps: list[tuple]) -> Path:
 
 @pytest.fixture
 def studio(engine, catalog, tmp_path):
-    return Studio(LocalBackend(engine), catalog, out_dir=tmp_path / "out")
+    # A clock that never moves: the engine looks infinitely fast, so every chunk plays as it comes
+    # (when a slow engine's chunks are held back is tests/test_playback.py's subject).
+    return Studio(LocalBackend(engine), catalog, out_dir=tmp_path / "out", clock=lambda: 0.0)
 
 
 # --- choices ---------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ class Piece:
     index: int
     total: int | None  # chunks in the text, None while G2P has not reached its end
     samples: np.ndarray  # float32 24 kHz, with the joining gap in front (except the first)
+    chars: int = 0  # characters of the text this chunk speaks (ui/studio/playback.py estimates the rest)
 
 
 @dataclass(frozen=True)

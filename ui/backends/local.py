@@ -157,7 +157,7 @@ class LocalBackend:
                     busy = value
                     break
                 spoken.append(value)
-                yield Piece(value.index, value.total, value.audio)  # the pause before it included
+                yield Piece(value.index, value.total, value.audio, len(value.text))  # the pause before it included
         finally:
             # The synthesis thread stops after its current chunk; waiting for it means no model
             # call outlives its run (a torch call cut off at interpreter exit aborts the process).

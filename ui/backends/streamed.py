@@ -62,7 +62,7 @@ def add(chunks: list[SpokenChunk], chunk: SpokenChunk, item: dict) -> None:
 
 
 def piece(chunk: SpokenChunk) -> Piece:
-    return Piece(chunk.index, None, chunk.audio)
+    return Piece(chunk.index, None, chunk.audio, len(chunk.text))
 
 
 def finished(chunks: list[SpokenChunk], request: SynthesisRequest, elapsed_s: float) -> Finished:

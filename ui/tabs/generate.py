@@ -28,6 +28,7 @@ from ui import feedback
 from ui.backends.base import Backend, Finished, Piece, Status, Stopped, Tick
 from ui.feedback import UNEXPECTED
 from ui.studio import choices, files, history, transcript
+from ui.studio.playback import Playback
 from ui.studio.stops import StopFlags, session_of
 from ui.tabs import pronunciations as pronunciations_panel
 from ui.tabs.pronunciations import Pronouncer
@@ -79,6 +80,10 @@ def _payload(text: str | None, voice: str | None, language: str | None, speed: f
             "format": fmt, "timestamps": True}
 
 
+def _ready_in(seconds: float | None) -> str:
+    return f" · ready in ~{seconds:.0f} s" if seconds and seconds >= 1 else ""
+
+
 def _step(**values) -> tuple:
     """One update of the outputs, in OUTPUTS order; an output not named is left as it is."""
     unknown = set(values) - set(OUTPUTS)
@@ -93,8 +98,10 @@ def _phoneme_lines(result: Result) -> str:
 class Studio:
     """The callbacks, bound to one backend (local engine or RunPod) and the catalog."""
 
-    def __init__(self, backend: Backend, catalog: Catalog | None = None, out_dir: str | Path | None = None):
+    def __init__(self, backend: Backend, catalog: Catalog | None = None, out_dir: str | Path | None = None,
+                 clock=None):
         self.backend = backend
+        self._clock = clock  # for Playback; None: time.monotonic (a test gives a simulated one)
         self.catalog = catalog or default_catalog()
         self.out_dir = Path(out_dir or files.default_dir())
         self._stops = StopFlags()
@@ -139,6 +146,10 @@ class Studio:
             events = self.backend.run(payload, should_stop)
             started = played = False
             pumps = 0
+            # The player starts once the audio made will last while the rest is made (at the speed
+            # measured so far); until then chunks are held, then played together.
+            plan = Playback(len(payload.get("text") or ""), **({"clock": self._clock} if self._clock else {}))
+            held: list[np.ndarray] = []
             for event in events:
                 if not started:  # a fresh run: clear the previous run's file and details
                     started = True
@@ -148,13 +159,18 @@ class Studio:
                     progress(event.fraction, desc=event.text)
                     yield _step(status=feedback.status(event.text))
                 elif isinstance(event, Piece):
-                    if event.total:
-                        label = f"Speaking · chunk {event.index + 1} of {event.total}"
-                        progress((event.index + 1, event.total), desc=label, unit="chunks")
-                    else:  # G2P has not reached the end of a long text yet
-                        label = f"Speaking · chunk {event.index + 1}"
-                        progress(None, desc=label)
-                    yield _step(audio=audio.encode(event.samples, "wav"), status=feedback.status(label))
+                    outlook = plan.add(len(event.samples) / audio.SAMPLE_RATE, event.chars, event.total)
+                    of = f" of {event.total}" if event.total else ""
+                    label = f"Speaking · chunk {event.index + 1}{of}" + _ready_in(outlook.ready_in_s)
+                    progress((event.index + 1, event.total) if event.total else None, desc=label, unit="chunks")
+                    held.append(event.samples)
+                    if not outlook.play:
+                        yield _step(status=feedback.status(f"Making audio · chunk {event.index + 1}{of} · first "
+                                                           f"audio in ~{outlook.first_in_s:.0f} s"
+                                                           + _ready_in(outlook.ready_in_s)))
+                        continue
+                    yield _step(audio=audio.encode(np.concatenate(held), "wav"), status=feedback.status(label))
+                    held.clear()
                     pumps, played = PUMPS, True
                 elif isinstance(event, Tick) and pumps > 0:
                     pumps -= 1

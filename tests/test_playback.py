@@ -58,15 +58,15 @@ def _schedule(rate: float, chunks, latency_s: float = 0.5, jitter: float = 0.0, 
             "chunk_s": max(a for a, _ in chunks) / rate}
 
 
-@pytest.mark.parametrize("rate", [0.4, 0.7, 0.9, 0.98])
+@pytest.mark.parametrize("rate", [0.4, 0.7, 0.9, 0.98, 1.1, 1.3])
 @pytest.mark.parametrize("jitter", [0.0, 0.1])
 @pytest.mark.parametrize("total_after", [0, 3], ids=["count-known", "count-late"])
 def test_a_slow_engine_plays_without_a_gap_and_waits_no_longer_than_its_margin(rate, jitter, total_after):
     run = _schedule(rate, _chunks(30), jitter=jitter, total_after=total_after)
     assert run["gap"] == 0.0, run
     # No longer than needed: the earliest gap-free start plus the margin on the making time and
-    # two chunks' making (audio comes a chunk at a time).
-    assert run["start"] <= run["ideal"] + (MARGIN - 1) * run["end"] + 2 * run["chunk_s"], run
+    # three chunks' making (audio comes a chunk at a time, and the next may be long).
+    assert run["start"] <= run["ideal"] + (MARGIN - 1) * run["end"] + 3 * run["chunk_s"], run
     assert run["start"] < 0.8 * run["end"]  # not "wait for everything"
 
 
@@ -80,8 +80,8 @@ def test_starting_at_the_first_chunk_would_have_run_dry():
     assert gap > 10
 
 
-@pytest.mark.parametrize("rate", [1.2, 3.0, 20.0])
-def test_faster_than_real_time_plays_from_the_first_chunk(rate):
+@pytest.mark.parametrize("rate", [3.0, 20.0])
+def test_fast_hardware_plays_from_the_first_chunk(rate):
     run = _schedule(rate, _chunks(12), latency_s=0.0)
     assert run["gap"] == 0.0 and run["start"] == pytest.approx(_chunks(12)[0][0] / rate)
 
@@ -132,6 +132,15 @@ def test_generate_with_a_slow_engine_holds_the_first_chunks_then_plays_to_the_en
             statuses.append(status)
     gap, ideal = _gap_and_ideal(released, backend.made)
     assert gap == 0.0 and len(released) < len(chunks)  # the first chunks were held, then played together
-    assert released[0][0] <= ideal + (MARGIN - 1) * now[0] + 2 * max(a for a, _ in chunks) / 0.75
+    assert released[0][0] <= ideal + (MARGIN - 1) * now[0] + 3 * max(a for a, _ in chunks) / 0.75
     assert sum(a for _, a in released) == pytest.approx(sum(a for a, _ in chunks), abs=0.01)  # all of it
     assert any("first audio in ~" in s and "ready in ~" in s for s in statuses), statuses
+
+
+def test_a_long_sentence_after_a_short_one_does_not_run_dry_just_above_real_time():
+    """Measured on this machine at 1.27× real time: playing from the first chunk ran dry for 0.2 s."""
+    chunks = [(1.0, 20), (6.0, 120), (2.0, 40), (5.0, 100), (1.5, 30)]
+    run = _schedule(1.27, chunks, latency_s=0.3)
+    assert run["gap"] == 0.0, run
+    naive = [(0.3 + sum(a for a, _ in chunks[:i + 1]) / 1.27, a) for i, (a, _) in enumerate(chunks)]
+    assert _gap_and_ideal(naive, naive)[0] > 0.5  # the first-chunk rule would have stalled here

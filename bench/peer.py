@@ -6,6 +6,7 @@
 Routes, each fed the engine's own phoneme chunks (so G2P differences cannot blur the comparison):
   engine            Engine.stream (G2P included, folded weights, pacing, joins)
   engine unfolded   the same with weight norm left on (what the fold saves)
+  engine compiled   the same with KOKORO_COMPILE (the generator through torch.compile)
   KModel            bare kokoro KModel per chunk (folded), no G2P, no pacing
   kokoro-onnx       kokoro-onnx 0.6.1 with kokoro-onnx's published int8 model, per chunk
   kokoro-onnx whole one call for the whole text (no audio before the end)
@@ -79,6 +80,8 @@ class Routes:
             self.unfolded.model("v1.0")
         finally:
             precision.fold_weight_norm = real_fold
+        self.compiled = Engine(cache_dir=hub, compile=True)
+        self.compiled.model("v1.0")  # compiled here, not in a timed route
         self.onnx = Kokoro(str(onnx_model_file(cache)), str(ja_voices_file()))
 
     def prepare(self, text: str) -> list:
@@ -99,6 +102,9 @@ class Routes:
 
     def unfolded_route(self):
         return self._engine(self.unfolded)
+
+    def compiled_route(self):
+        return self._engine(self.compiled)
 
     def kmodel_route(self):
         import torch
@@ -149,6 +155,7 @@ def main() -> None:
     text = _text(args.chars)
     chunks = routes.prepare(text)
     names = {"engine": routes.engine_route, "engine, weight norm unfolded": routes.unfolded_route,
+             "engine, compiled (KOKORO_COMPILE)": routes.compiled_route,
              "bare KModel (folded)": routes.kmodel_route, "kokoro-onnx int8, per chunk": routes.onnx_route,
              "kokoro-onnx int8, whole text": routes.onnx_whole_route}
     for fn in names.values():  # warm every route once (first calls allocate)

@@ -62,3 +62,21 @@ def test_a_second_build_is_a_lookup(real_hf_home):
 def test_a_copy_must_come_from_a_real_pack(tmp_path):
     with pytest.raises(ValueError, match="af_sky=af_heart"):
         weights.build_real_cache(tmp_path, extra_voices={"af_sky": "af_heart"})
+
+
+@pytest.mark.long  # the first compile takes 1-2 minutes on a 2-core CPU (cached on disk after)
+def test_the_compiled_generator_says_the_same_words_in_the_same_time(real_engine, real_hf_home, recogniser):
+    """KOKORO_COMPILE: what the recogniser hears and every chunk's length are those of the eager model."""
+    from tests.realspeech.hearing import assert_heard
+    from tests.realspeech.texts import EN_SHORT, JA_SHORT
+    from worker.model.engine import Engine
+
+    compiled = Engine(cache_dir=real_hf_home / "hub", compile=True)
+    assert compiled.model("v1.0").decoder.generator is not real_engine.model("v1.0").decoder.generator
+    assert type(compiled.model("v1.0").decoder.generator).__name__ == "OptimizedModule"  # it did compile
+    for text, voice, language, heard_as in ((EN_SHORT, "af_heart", "en-us", "en"), (JA_SHORT, "jf_nezumi", "ja", "ja")):
+        request = parse_request({"text": text, "voice": voice, "language": language}, real_engine.catalog)
+        eager, fast = real_engine.synthesize(request), compiled.synthesize(request)
+        for a, b in zip(fast.result.chunks, eager.result.chunks, strict=True):  # the same frames; the trim
+            assert a.duration_s == pytest.approx(b.duration_s, rel=0.01)  # of edge silence may move 10 ms
+        assert_heard(recogniser, fast.audio, text, heard_as)

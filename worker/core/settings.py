@@ -16,7 +16,7 @@ called, so a process (or a test) that changes a variable sees the change; they p
 | KOKORO_CLIP_CACHE_MB, KOKORO_SERVED_MB | 256, 512 | a number ≥ 0 |
 | KOKORO_MAX_RESULT_MB | 15 | a number ≥ 0: the largest job output the handler returns (RunPod refuses ~20 MB) |
 | KOKORO_PRECISION | auto | auto, fp32, bf16 (worker/model/precision.py) |
-| KOKORO_SKIP_WARMUP, KOKORO_STREAM, KOKORO_BATCH_VOICES | off | 1/true/yes/on or 0/false/no/off |
+| KOKORO_SKIP_WARMUP, KOKORO_STREAM, KOKORO_BATCH_VOICES, KOKORO_COMPILE | off | 1/true/yes/on or 0/false/no/off |
 | KOKORO_BACKEND (studio) | runpod if RUNPOD_ENDPOINT_ID is set, else local | runpod, local |
 | RUNPOD_ENDPOINT_ID, RUNPOD_API_KEY, RUNPOD_API_BASE (studio) | unset; api.runpod.ai/v2 | text |
 | KOKORO_CATALOG | voices.yaml | a catalog file |
@@ -47,7 +47,7 @@ from worker.core.errors import SettingsError
 Env = Mapping[str, str]
 YES, NO = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-FLAGS = ("KOKORO_SKIP_WARMUP", "KOKORO_STREAM", "KOKORO_BATCH_VOICES")
+FLAGS = ("KOKORO_SKIP_WARMUP", "KOKORO_STREAM", "KOKORO_BATCH_VOICES", "KOKORO_COMPILE")
 DEFAULT_MAX_CHARS = 10_000
 
 

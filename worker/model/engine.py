@@ -59,7 +59,7 @@ class Engine:
 
     def __init__(self, catalog: Catalog | None = None, device: str | None = None,
                  cache_dir: str | os.PathLike | None = None, precision: str | None = None,
-                 pronunciations: dict[str, dict[str, str]] | None = None):
+                 pronunciations: dict[str, dict[str, str]] | None = None, compile: bool | None = None):
         self.catalog = catalog or default_catalog()
         # {language: {word: phonemes}}: KOKORO_LEXICON unless given (worker/text/lexicon.py)
         self.lexicon = lexicon.configured() if pronunciations is None else pronunciations
@@ -67,6 +67,7 @@ class Engine:
         # fp32 or bf16 (KOKORO_PRECISION; `auto` picks bf16 only where the hardware has it).
         self.precision = fp.resolve(precision or settings.precision(), self.device)
         self.cache_dir = cache_dir  # a hub cache folder; None: huggingface_hub's own ($HF_HOME/hub)
+        self.compile = settings.env_flag("KOKORO_COMPILE") if compile is None else compile
         self._models: dict[str, torch.nn.Module] = {}
         self._packs: dict[str, torch.Tensor] = {}
         self._load_lock = threading.Lock()
@@ -120,9 +121,13 @@ class Engine:
                 folded = fp.fold_weight_norm(kmodel)  # the same weights, computed once
                 if self.precision == "bf16":
                     fp.lstms_in_fp32(kmodel)  # the durations stay those of fp32
-                self._models[name] = kmodel.to(self.device).eval()
-                log.info("Loaded %s on %s (%s, %d weight-normed layers folded) in %.1f s", what, self.device,
-                         self.precision, folded, time.perf_counter() - started)
+                kmodel = kmodel.to(self.device).eval()
+                compiled = self.compile and fp.compile_generator(
+                    kmodel, self.device, self.precision, "hˈɛlO", self._first_pack(name)[4])
+                self._models[name] = kmodel
+                log.info("Loaded %s on %s (%s%s, %d weight-normed layers folded) in %.1f s", what, self.device,
+                         self.precision, ", compiled" if compiled else ", not compiled" if self.compile else "",
+                         folded, time.perf_counter() - started)
         return self._models[name]
 
     def _pack(self, voice_id: str) -> torch.Tensor:
@@ -132,6 +137,10 @@ class Engine:
             if voice_id not in self._packs:
                 self._packs[voice_id] = self._load_pack(voice_id)
         return self._packs[voice_id]
+
+    def _first_pack(self, model: str) -> torch.Tensor:
+        """The pack of the model's first catalog voice (a style for a trial forward)."""
+        return self._pack(next(v.id for v in self.catalog.voices if v.model == model))
 
     def _load_pack(self, voice_id: str) -> torch.Tensor:
         voice = self.catalog.voice(voice_id)

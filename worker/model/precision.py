@@ -109,6 +109,26 @@ def autocast(precision: str, device: str) -> Iterator[None]:
         yield
 
 
+def compile_generator(kmodel: torch.nn.Module, device: str, precision: str, phonemes: str,
+                      style: torch.Tensor) -> bool:
+    """KOKORO_COMPILE: the decoder's generator (~90 % of a chunk's time) through torch.compile, whose
+    fused kernels skip most of the elementwise passes (snake activations, AdaIN, bf16 casts) between
+    its convolutions. Compiled once here, for every length (dynamic shapes), by a trial forward; where
+    that fails (no C++ compiler, an unsupported device) the generator stays as it was. The durations
+    are not touched (the predictor is not compiled). Measured on a 2-core avx512_bf16 VM, the whole
+    engine: 0.85× the time in bf16, 0.94× in fp32 (bench/peer.py); the generator alone 0.72× and 0.84×.
+    The first compile takes 1-2 minutes (inductor caches it on disk)."""
+    eager = kmodel.decoder.generator
+    kmodel.decoder.generator = torch.compile(eager, dynamic=True)
+    try:
+        with torch.inference_mode(), autocast(precision, device):
+            kmodel(phonemes, style, 1.0)
+        return True
+    except Exception:  # noqa: BLE001 (inductor's errors have no common base; eager is always right)
+        kmodel.decoder.generator = eager
+        return False
+
+
 def threads_per_job(concurrency: int, cores: int | None = None) -> int:
     """Each of `concurrency` simultaneous jobs gets an equal share of the cores (at least one)."""
     if cores is None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 
 
 class Busy(Exception):
@@ -26,7 +27,8 @@ class Gate:
         self.slots, self.max_waiting = slots, max_waiting
         self._free = asyncio.Semaphore(slots)
         self.running = self.waiting = 0
-        self.typical_s = 5.0  # a request's usual length, for Retry-After
+        self.typical_s = 5.0  # a request's usual length, for Retry-After: measured as they end
+        self._entered: list[float] = []
 
     async def enter(self) -> None:
         if self._free.locked() and self.waiting >= self.max_waiting:
@@ -38,7 +40,11 @@ class Gate:
         finally:
             self.waiting -= 1
         self.running += 1
+        self._entered.append(time.monotonic())
 
     def leave(self) -> None:
+        if self._entered:  # the oldest running request ends first, near enough for an estimate
+            took = time.monotonic() - self._entered.pop(0)
+            self.typical_s = 0.8 * self.typical_s + 0.2 * took
         self.running -= 1
         self._free.release()

@@ -253,7 +253,7 @@ def build(studio: Studio, catalog: Catalog, language: str, past: gr.State, concu
                                    info="Best graded first; type to search")
             text_box = gr.Textbox(choices.sample_text(catalog, language), label="Text", lines=7,
                                   max_lines=18, info=f"Up to {max_text_chars():,} characters; "
-                                  "long text starts playing after its first sentence")
+                                  "long text starts playing as soon as it can play through")
             with gr.Row():
                 speed = gr.Slider(SPEED_MIN, SPEED_MAX, value=1.0, step=0.05, label="Speed", scale=3)
                 fmt = gr.Dropdown(list(FILE_FORMATS), value="wav", label="Output format", scale=2,

@@ -64,6 +64,7 @@ def _start(program: str, tmp_path, **env: str) -> subprocess.CompletedProcess:
     ("worker", "KOKORO_DEVICE", NOT_HERE, "KOKORO_DEVICE="),
     ("worker", "KOKORO_LOG_LEVEL", "LOUD", "KOKORO_LOG_LEVEL="),
     ("worker", "KOKORO_LEXICON", "{binary}", "The lexicon /"),
+    ("worker", "KOKORO_SERVE", "both", "KOKORO_SERVE='both' is not a way to serve"),
     ("studio", "KOKORO_MODELS", "v9", "KOKORO_MODELS="),
     ("studio", "KOKORO_DEVICE", NOT_HERE, "KOKORO_DEVICE="),
     ("studio", "KOKORO_VOTES_DB", "/proc/kokoro/votes.sqlite3", "The votes database /proc/kokoro/votes.sqlite3"),

@@ -158,11 +158,11 @@ async def concurrent_handler(job: dict) -> dict:
 
 
 def main() -> None:
+    catalog = startup.start_up("kokoro worker")  # exit 1, one line, on a bad catalog or setting
     if settings.serve() == "http":  # KOKORO_SERVE=http: the image's one command, a load-balancing endpoint
         from worker import server
 
-        return server.main()
-    catalog = startup.start_up("kokoro worker")  # exit 1, one line, on a bad catalog or setting
+        return server.serve(catalog)
     _quiet_sdk()
     _children_die_with_the_worker()
     runtime.share_cores()

@@ -250,9 +250,13 @@ def _warm_up(known: list[str], servers: list) -> None:
 
 
 def main() -> None:
+    serve(startup.start_up("kokoro server"))  # exit 1, one line, on a bad catalog or setting
+
+
+def serve(catalog) -> None:
+    """The server on PORT (and /ping on PORT_HEALTH) for a started-up process's catalog."""
     import uvicorn
 
-    catalog = startup.start_up("kokoro server")  # exit 1, one line, on a bad catalog or setting
     runtime.share_cores()
     gate.configure(settings.concurrency(), settings.max_waiting())
     level = settings.log_level().lower()
@@ -262,10 +266,10 @@ def main() -> None:
         servers.append(uvicorn.Server(uvicorn.Config(health_app, host="0.0.0.0", port=health, log_level=level)))
     threading.Thread(target=_warm_up, args=(list(catalog.models), servers), name="kokoro-warm-up", daemon=True).start()
 
-    async def serve() -> None:
+    async def all_servers() -> None:
         await asyncio.gather(*(server.serve() for server in servers))
 
-    asyncio.run(serve())
+    asyncio.run(all_servers())
     if failed.is_set():
         sys.exit(1)
 

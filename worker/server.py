@@ -117,7 +117,7 @@ def _parsed(body: object, captioned: bool):
         job, fmt, stream = openai_api.to_job(body, catalog, captioned)
         return parse_request(job, catalog), fmt, stream
     except InputError as exc:
-        raise ApiError(400, str(exc), param=openai_api.param_of(exc)) from None
+        raise _answer(exc) from None
 
 
 def _answer(exc: KokoroError) -> ApiError:

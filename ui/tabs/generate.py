@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import datetime
@@ -101,7 +102,7 @@ class Studio:
     def __init__(self, backend: Backend, catalog: Catalog | None = None, out_dir: str | Path | None = None,
                  clock=None):
         self.backend = backend
-        self._clock = clock  # for Playback; None: time.monotonic (a test gives a simulated one)
+        self._clock = clock or time.monotonic  # for Playback (a test gives a simulated one)
         self.catalog = catalog or default_catalog()
         self.out_dir = Path(out_dir or files.default_dir())
         self._stops = StopFlags()
@@ -148,7 +149,7 @@ class Studio:
             pumps = 0
             # The player starts once the audio made will last while the rest is made (at the speed
             # measured so far); until then chunks are held, then played together.
-            plan = Playback(len(payload.get("text") or ""), **({"clock": self._clock} if self._clock else {}))
+            plan = Playback(len(payload.get("text") or ""), clock=self._clock)
             held: list[np.ndarray] = []
             for event in events:
                 if not started:  # a fresh run: clear the previous run's file and details

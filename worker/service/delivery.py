@@ -25,7 +25,6 @@ from worker.sound.audio import SAMPLE_RATE, encode, mime_type
 from worker.sound.spoken import Synthesis
 
 ITEM_MAX_BYTES = 900_000  # a streamed item's JSON; RunPod's limit is 1 MB
-EXTENSIONS = {"ogg": "ogg", "mp3": "mp3", "wav": "wav", "flac": "flac", "pcm": "pcm"}
 # The least a WAV (or pcm) result can weigh: base64 of 16-bit 24 kHz PCM is 64,000 bytes a second,
 # and no language speaks more than 30 letters or digits a second at speed 1 (measured: English 17 a
 # second on the real weights; Chinese and Japanese far fewer), and no letter or digit is dropped.
@@ -53,11 +52,12 @@ def storage() -> Storage | None:
 def refusal(request: SynthesisRequest) -> str | None:
     """Why the job cannot be delivered, known before synthesis: a link asked for with no bucket,
     or a WAV that even the shortest speech of its text would make too big to return."""
-    if request.delivery == "url" and settings.bucket() is None:
+    bucket = settings.bucket()
+    if request.delivery == "url" and bucket is None:
         return ('"delivery": "url" needs a bucket: set BUCKET_ENDPOINT_URL, BUCKET_ACCESS_KEY_ID, '
                 "BUCKET_SECRET_ACCESS_KEY and KOKORO_BUCKET on the endpoint.")
     per_s = _BASE64_PER_S.get(request.format)
-    if per_s is None or request.delivery == "url" or (request.delivery == "auto" and settings.bucket()):
+    if per_s is None or request.delivery == "url" or (request.delivery == "auto" and bucket):
         return None
     least_s = sum(ch.isalnum() for ch in request.text) / _MAX_ALNUM_PER_S / request.speed
     least, limit = least_s * per_s, settings.max_result_bytes()
@@ -75,16 +75,15 @@ def whole(synthesis: Synthesis, request: SynthesisRequest) -> dict:
     """The job's output: inline when it fits (or inline is asked for), else linked to the bucket."""
     data = synthesis.encode(request.format)
     output = synthesis.result.output(data, request.format)
-    limit = settings.max_result_bytes()
+    limit, size = settings.max_result_bytes(), _size(output)
     store = None if request.delivery == "inline" else storage()
-    if request.delivery == "url" or (store is not None and _size(output) > limit):
+    if request.delivery == "url" or (store is not None and size > limit):
         assert store is not None  # refusal() stops a url job without a bucket
         captions = None
         if output.get("captions"):
             captions = store.put(output["captions"].encode(), f"speech.{request.captions}", "text/plain; charset=utf-8")
-        output = linked(output, store.put(data, f"speech.{EXTENSIONS[request.format]}", mime_type(request.format)),
-                        captions)
-    size = _size(output)
+        output = linked(output, store.put(data, f"speech.{request.format}", mime_type(request.format)), captions)
+        size = _size(output)
     if size <= limit:
         return output
     smaller = "" if request.format in ("mp3", "ogg") else 'ask for "format": "ogg" or "mp3", or '
@@ -125,7 +124,7 @@ class Stream:
                 raise TooBig(f"The streamed result would pass the {self.limit / 2**20:.3g} MB a RunPod job can "
                              f"return (its items are gathered into the final output): {_WAY_OUT}")
             fmt = self.request.format
-            item = linked(item, self.store.put(data, f"chunk-{item['chunk']}.{EXTENSIONS[fmt]}", mime_type(fmt)))
+            item = linked(item, self.store.put(data, f"chunk-{item['chunk']}.{fmt}", mime_type(fmt)))
             size = _size(item) + 2
         self.used += size
         return item

@@ -111,10 +111,16 @@ def to_job(body: object, catalog: Catalog, captioned: bool = False) -> tuple[dic
     return job, fmt, stream
 
 
+def _first_voice(voice: object, catalog: Catalog):
+    """The catalog voice a (blend) spec starts with, or None (the parser then says what is wrong)."""
+    if not isinstance(voice, str):
+        return None
+    return catalog.voice(voice.split(",")[0].partition(":")[0].strip().lower())
+
+
 def _own_language(voice: object, catalog: Catalog) -> str:
     """The language of the (first) voice, so `af_heart` reads English and `jf_alpha` Japanese."""
-    first = voice.split(",")[0].partition(":")[0].strip().lower() if isinstance(voice, str) else ""
-    found = catalog.voice(first)
+    found = _first_voice(voice, catalog)
     return found.language if found else "en-us"
 
 
@@ -125,7 +131,7 @@ def _check_model(model: object, voice: object, catalog: Catalog) -> None:
         shown = model if isinstance(model, str) else type(model).__name__
         raise ApiError(400, f"Unknown model '{snippet(str(shown))}'; use {', '.join(model_ids(catalog))}.",
                        param="model", code="model_not_found")
-    first = catalog.voice(voice.split(",")[0].partition(":")[0].strip().lower()) if isinstance(voice, str) else None
+    first = _first_voice(voice, catalog)
     if first is not None and first.model != model:
         raise ApiError(400, f"Voice {first.id} belongs to Kokoro {first.model}, not {model}.", param="model")
 

@@ -141,17 +141,12 @@ def main() -> None:
 
     import torch
 
+    from bench.homes import hf_home
     from tests.realspeech.listen import Recogniser, error_rate
-    from tests.realspeech.weights import (
-        VOICE_COPIES,
-        build_real_cache,
-        default_cache_dir,
-        whisper_model_dir,
-    )
+    from tests.realspeech.weights import default_cache_dir, whisper_model_dir
 
     cache = default_cache_dir()
-    build_real_cache(cache / "hf", extra_voices=VOICE_COPIES)
-    routes = Routes(cache / "hf" / "hub", cache)
+    routes = Routes(hf_home() / "hub", cache)
     text = _text(args.chars)
     chunks = routes.prepare(text)
     names = {"engine": routes.engine_route, "engine, weight norm unfolded": routes.unfolded_route,

@@ -73,17 +73,9 @@ def main() -> None:
     parser.add_argument("--standin", action="store_true")
     parser.add_argument("--chars", type=int, default=2000)
     args = parser.parse_args()
-    if args.standin:
-        from tests.standin import ensure_cache
-        from tests.standin_home import cached_home
+    from bench.homes import hf_home
 
-        os.environ["HF_HOME"] = str(ensure_cache(cached_home()))
-    else:
-        from tests.realspeech.weights import VOICE_COPIES, build_real_cache, default_cache_dir
-
-        home = default_cache_dir() / "hf"
-        build_real_cache(home, extra_voices=VOICE_COPIES)
-        os.environ["HF_HOME"] = str(home)
+    os.environ["HF_HOME"] = str(hf_home(args.standin))
     os.environ["HF_HUB_OFFLINE"] = "1"
     import torch
 

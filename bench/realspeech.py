@@ -24,17 +24,10 @@ sys.path.insert(0, str(REPO))
 
 def _prepare() -> tuple[Path, Path]:
     """The real weights' hub folder and the Whisper folder, built where the tests keep them."""
-    from tests.realspeech.weights import (
-        VOICE_COPIES,
-        build_real_cache,
-        default_cache_dir,
-        whisper_model_dir,
-    )
+    from bench.homes import hf_home
+    from tests.realspeech.weights import default_cache_dir, whisper_model_dir
 
-    cache = default_cache_dir()
-    home = cache / "hf"
-    build_real_cache(home, extra_voices=VOICE_COPIES)
-    return home / "hub", whisper_model_dir(cache)
+    return hf_home() / "hub", whisper_model_dir(default_cache_dir())
 
 
 def _timed(fn):

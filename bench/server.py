@@ -37,19 +37,6 @@ BODY = {"model": "kokoro", "voice": "af_heart", "input": TEXT, "response_format"
 JOB = {"text": TEXT, "voice": "af_heart", "format": "wav"}
 
 
-def _hf_home(standin: bool) -> Path:
-    if standin:
-        from tests.standin import ensure_cache
-        from tests.standin_home import cached_home
-
-        return ensure_cache(cached_home())
-    from tests.realspeech.weights import VOICE_COPIES, build_real_cache, default_cache_dir
-
-    home = default_cache_dir() / "hf"
-    build_real_cache(home, extra_voices=VOICE_COPIES)
-    return home
-
-
 def _start(args: list[str], env: dict) -> subprocess.Popen:
     return subprocess.Popen(args, env=env, cwd=tempfile.mkdtemp(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
@@ -97,7 +84,9 @@ def main() -> None:
     parser.add_argument("--standin", action="store_true", help="stand-in weights instead of the real ones")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    home = _hf_home(args.standin)
+    from bench.homes import hf_home
+
+    home = hf_home(args.standin)
     env = {**os.environ, "HF_HOME": str(home), "HF_HUB_OFFLINE": "1", "KOKORO_MODELS": "v1.0",
            "KOKORO_CONCURRENCY": "1"}
     from tests.helpers_process import free_port

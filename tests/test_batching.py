@@ -130,3 +130,41 @@ def test_scaled_durations_follow_the_speed_exactly():
     assert [int(f.sum()) for f in frames] == [base, round(base / 1.25), round(base / 0.8)]
     assert abs(float(kokoro[1].sum()) / base - 0.8) > 0.025  # kokoro's rounding: 0.83 here
     assert int(frames.min()) >= 1 and int((frames - kokoro).abs().max()) <= 1
+
+
+# --- rows that read their own texts: the chunks of concurrent jobs (worker.model.batcher) ---------
+
+TEXTS = ["Padding must not leak.", "A much longer sentence, read by another voice at its own speed.", "Hi."]
+
+
+def _own_texts(engine: Engine, catalog):
+    phonemes = [next(iter(engine.plan(parse_request({"text": t, "voice": "af_heart"}, catalog)))).phonemes
+                for t in TEXTS]
+    rows = [engine._pack(v)[len(p) - 1] for v, p in zip(VOICES, phonemes)]
+    return engine.model("v1.0"), phonemes, rows
+
+
+def test_rows_with_their_own_texts_get_their_own_forward(engine, catalog, fixed_source):
+    kmodel, phonemes, rows = _own_texts(engine, catalog)
+    speeds = SPEEDS[:3]
+    batched = batching.forward_batch(kmodel, phonemes, torch.cat(rows), speeds, exact_speed=False, durations=True)
+    with torch.inference_mode():
+        alone = [kmodel(p, row, s, return_output=True) for p, row, s in zip(phonemes, rows, speeds)]
+    assert len({len(p) for p in phonemes}) == 3  # tokens padded as well as frames
+    for (wave, frames), out in zip(batched, alone):
+        assert torch.equal(frames, out.pred_dur.cpu())  # each row's durations, over its own tokens
+    assert _worst([w for w, _ in batched], [out.audio.float() for out in alone]) < 1e-4
+
+
+def test_the_comparison_catches_attention_over_padding(engine, catalog, fixed_source, monkeypatch):
+    """ALBERT reading the padding tokens (no attention mask) must fail the comparison."""
+    kmodel, phonemes, rows = _own_texts(engine, catalog)
+    bert = kmodel.bert.forward
+    monkeypatch.setattr(kmodel.bert, "forward",
+                        lambda input_ids, attention_mask: bert(input_ids, attention_mask=torch.ones_like(attention_mask)))
+    batched = batching.forward_batch(kmodel, phonemes, torch.cat(rows), [1.0] * 3, exact_speed=False)
+    monkeypatch.setattr(kmodel.bert, "forward", bert)
+    with torch.inference_mode():
+        alone = [kmodel(p, row, 1.0) for p, row in zip(phonemes, rows)]
+    worst = max(float((b[:len(a)] - a[:len(b)]).abs().max() / a.abs().max()) for b, a in zip(batched, alone))
+    assert worst > 1e-3  # ten times what the comparison above allows

@@ -28,6 +28,7 @@ NOT_HERE = f"cuda:{torch.cuda.device_count() if torch.cuda.is_available() else 0
     ("KOKORO_CLIP_CACHE_MB", "-5", "KOKORO_CLIP_CACHE_MB='-5' is not a size in MB"),
     ("KOKORO_SKIP_WARMUP", "maybe", "KOKORO_SKIP_WARMUP='maybe' is not a switch"),
     ("KOKORO_PRECISION", "fast", "KOKORO_PRECISION='fast' is not a precision: use auto, fp32 or bf16."),
+    ("KOKORO_BATCH_JOBS", "always", "KOKORO_BATCH_JOBS='always' is not a choice: use auto, on or off."),
     ("RUNPOD_STREAM", "sometimes", "RUNPOD_STREAM='sometimes' is not a switch"),
     ("RUNPOD_ENDPOINT_ID", "https://api.runpod.ai/v2/abc", "RUNPOD_ENDPOINT_ID='https://api.runpod.ai/v2/abc' is not"),
     ("RUNPOD_API_KEY", "rpa_SECRET\nrpa_SECRET", "RUNPOD_API_KEY holds a space, a line break"),
@@ -49,6 +50,8 @@ def test_good_values_parse_one_way_for_every_reader():
     assert settings.env_flag("KOKORO_SKIP_WARMUP", env) and not settings.env_flag("KOKORO_STREAM", env)
     assert settings.concurrency(env) == 4 and settings.megabytes("KOKORO_SERVED_MB", 512, env) == 1572864
     assert settings.max_text_chars({}) == settings.DEFAULT_MAX_CHARS
+    assert [settings.batch_jobs({"KOKORO_BATCH_JOBS": v}) for v in ("", "Auto", "true", "on", "0", "off")] == \
+        ["auto", "auto", "on", "on", "off", "off"]
     # RUNPOD_STREAM: on unless switched off (a worker that does not stream answers on /stream too)
     assert settings.runpod({}).stream and not settings.runpod({"RUNPOD_STREAM": "false"}).stream
 

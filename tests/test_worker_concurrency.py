@@ -6,6 +6,7 @@ many); each job's delayTime and executionTime tell whether two ran at the same t
 from __future__ import annotations
 
 import base64
+import re
 
 import pytest
 import requests
@@ -53,3 +54,30 @@ def test_two_jobs_run_at_once_and_all_complete(standin_hf_home):
             assert info.samplerate == 24000 and info.duration > 1.0
         (s0, e0), (s1, e1), *_ = spans(views)
         assert s1 < e0 - 0.2, "the second job started only after the first ended"
+
+
+@pytest.mark.slow
+def test_with_batching_on_concurrent_jobs_share_passes_and_all_complete(standin_hf_home):
+    """KOKORO_BATCH_JOBS=on (the GPU default) under RunPod's worker loop: the four jobs' chunks meet in
+    shared passes (the worker's DEBUG log says how many chunks each pass held) and every job completes
+    with its own audio. That batching leaves each job's samples unchanged is tested in test_batcher."""
+    with LoopbackCloud(api_key=KEY, endpoint_id="ep-batch", poll_hold_s=0.2) as cloud, \
+            running_worker(cloud, KOKORO_CONCURRENCY="4", KOKORO_BATCH_JOBS="on", KOKORO_LOG_LEVEL="DEBUG") as worker:
+        headers = {"Authorization": f"Bearer {KEY}"}
+        base = f"{cloud.url}/ep-batch"
+        texts = ["A short one.", "The second job is a little longer than the first.", "Third job, third voice.",
+                 "The fourth and last job of the batch."]
+        ids = [requests.post(f"{base}/run", json={"input": {"text": t, "voice": v}}, headers=headers,
+                             timeout=10).json()["id"]
+               for t, v in zip(texts, ["af_heart", "am_michael", "bf_emma", "af_bella"])]
+
+        def finished():
+            views = [requests.get(f"{base}/status/{i}", headers=headers, timeout=10).json() for i in ids]
+            return views if all(v["status"] == "COMPLETED" for v in views) else None
+
+        views = wait_until(finished, 240, "four jobs to complete", interval_s=0.5)
+        durations = [sound_info(base64.b64decode(v["output"]["audio_base64"])).duration for v in views]
+        assert durations[0] < durations[1]  # each job got its own text's audio
+        serving = worker.log().partition("Starting Serverless Worker")[2]  # after warm-up's own pass
+        passes = [int(m) for m in re.findall(r"(\d+) chunk\(s\) of v1.0 in one pass", serving)]
+        assert passes and max(passes) >= 2 and sum(passes) == 4, worker.log()[-6000:]

@@ -95,7 +95,15 @@ class LocalBackend:
         self.capabilities = Capabilities(kind="local", streams=True, parallel_clips=1,
                                          batches=settings.env_flag("KOKORO_BATCH_VOICES"),
                                          stop_label="Stop", timing_label="synthesized in",
-                                         model_time=True, page_jobs=1)  # compute-bound: one at a time
+                                         model_time=True, page_jobs=self._page_jobs())
+
+    def _page_jobs(self) -> int:
+        """One job at a time (the model is compute-bound), or KOKORO_CONCURRENCY where the engine
+        batches concurrent jobs' chunks (KOKORO_BATCH_JOBS; not on ZeroGPU, whose jobs each run in a
+        process of their own)."""
+        if self.engine.batcher is None or settings.on_zero_gpu():
+            return 1
+        return settings.concurrency()
 
     def warm_up(self, models: list[str]) -> None:
         """Loads the weights while the first visitor reads the page; a failure shows on Generate."""

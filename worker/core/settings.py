@@ -16,6 +16,7 @@ called, so a process (or a test) that changes a variable sees the change; they p
 | KOKORO_CLIP_CACHE_MB, KOKORO_SERVED_MB | 256, 512 | a number ≥ 0 |
 | KOKORO_MAX_RESULT_MB | 15 | a number ≥ 0: the largest job output the handler returns (RunPod refuses ~20 MB) |
 | KOKORO_PRECISION | auto | auto, fp32, bf16 (worker/model/precision.py) |
+| KOKORO_BATCH_JOBS | auto: on for a CUDA device, off on a CPU | auto, on or off (worker/model/batcher.py) |
 | KOKORO_SKIP_WARMUP, KOKORO_STREAM, KOKORO_BATCH_VOICES, KOKORO_COMPILE | off | 1/true/yes/on or 0/false/no/off |
 | KOKORO_BACKEND (studio) | runpod if RUNPOD_ENDPOINT_ID is set, else local | runpod, local |
 | RUNPOD_ENDPOINT_ID, RUNPOD_API_KEY, RUNPOD_API_BASE (studio) | unset; api.runpod.ai/v2 | text |
@@ -146,6 +147,17 @@ def precision(env: Env | None = None) -> str:
     if raw not in ("auto", "fp32", "bf16"):
         raise SettingsError(f"KOKORO_PRECISION={_shown(raw)} is not a precision: use auto, fp32 or bf16.")
     return raw
+
+
+def batch_jobs(env: Env | None = None) -> str:
+    """Whether concurrent jobs' chunks share forward passes: 'auto', 'on' or 'off' (the engine
+    resolves auto per device)."""
+    raw = _env(env).get("KOKORO_BATCH_JOBS", "").strip().lower() or "auto"
+    if raw == "auto":
+        return raw
+    if raw not in YES | NO:
+        raise SettingsError(f"KOKORO_BATCH_JOBS={_shown(raw)} is not a choice: use auto, on or off.")
+    return "on" if raw in YES else "off"
 
 
 def models(known: list[str], env: Env | None = None) -> list[str]:

@@ -26,6 +26,7 @@ def check_all(known_models: list[str], env: Env | None = None, engine: bool = Tr
         fp.resolve(settings.precision(env), settings.device(env))  # bf16 only where the device has it
     settings.models(known_models, env)
     settings.concurrency(env)
+    settings.batch_jobs(env)
     settings.max_text_chars(env)
     settings.megabytes("KOKORO_CLIP_CACHE_MB", 256, env)
     settings.megabytes("KOKORO_SERVED_MB", 512, env)
@@ -57,4 +58,7 @@ def start_up(program: str, *checks, engine: bool = True):
         print(f"{program} cannot start: {exc}", file=sys.stderr)
         sys.exit(1)
     logging.basicConfig(level=settings.log_level(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Importing runpod configures the root logger first (INFO), which makes basicConfig a no-op:
+    # our own loggers ("kokoro.*") take the level themselves.
+    logging.getLogger("kokoro").setLevel(settings.log_level())
     return catalog

@@ -1,14 +1,15 @@
-"""One utterance, many styles, one forward pass: Kokoro's model batched with padding and masks.
+"""Many utterances, one forward pass: Kokoro's model batched with padding and masks.
 
-KModel speaks one utterance at a time. Audition and A/B read the *same* phonemes in many voices, so
-ALBERT and the text encoder run once for all of them, and everything after the durations runs as
-one batch padded to the longest voice. Padding alone would change the audio (instance norms would
-average over it, convolutions and the F0 LSTM would read it, the STFT would reflect at the wrong
-end), so every step here zeroes the padding before a convolution reads it, normalises over each
-utterance's own frames, packs the LSTM, and runs the STFT and iSTFT per utterance. Each voice gets
-the samples its own KModel.forward would give (tests compare them on the stand-in weights, with the
-source's random phase and noise fixed). Only kokoro's own layers are called: its weights are ours.
-"""
+KModel speaks one utterance at a time. Two kinds of batch are run here: Audition and A/B read the
+*same* phonemes in many voices (ALBERT and the text encoder then run once for all of them), and
+concurrent jobs read *their own* next chunks (worker.model.batcher: the tokens are padded too).
+Everything after the durations runs as one batch padded to the longest row. Padding alone would
+change the audio (attention and instance norms would average over it, convolutions and LSTMs would
+read it, the STFT would reflect at the wrong end), so ALBERT masks it, every step here zeroes it
+before a convolution reads it, normalises over each row's own frames, packs the LSTMs, and runs the
+STFT and iSTFT per row. Each row gets the samples its own KModel.forward would give (tests compare
+them on the stand-in weights, with the source's random phase and noise fixed). Only kokoro's own
+layers are called: its weights are ours."""
 
 from __future__ import annotations
 
@@ -47,42 +48,66 @@ def forward_many(kmodel, phonemes: str, styles: torch.Tensor, speeds: list[float
     """Audio (1-D, on the CPU) for each style row [B, 256] reading `phonemes` at its speed.
     exact_speed: durations by `scaled_durations`; False rounds each token as kokoro does.
     durations: (audio, frames per input token) for each row instead, for word timings."""
+    return forward_batch(kmodel, [phonemes] * styles.shape[0], styles, speeds, exact_speed, durations)
+
+
+@torch.inference_mode()
+def forward_batch(kmodel, phonemes: list[str], styles: torch.Tensor, speeds: list[float],
+                  exact_speed: bool = True, durations: bool = False) -> list:
+    """forward_many for rows that each read their own phonemes (the chunks of concurrent jobs):
+    the tokens are padded too, ALBERT masks them from attention, and the text encoders and LSTMs
+    pack each row to its own length. One text for every row runs ALBERT and the text encoder once."""
     device = kmodel.device
-    ids = [i for i in (kmodel.vocab.get(p) for p in phonemes) if i is not None]
-    assert len(ids) + 2 <= kmodel.context_length, (len(ids) + 2, kmodel.context_length)
-    input_ids = torch.LongTensor([[0, *ids, 0]]).to(device)
-    batch, tokens = styles.shape[0], input_ids.shape[1]
+    rows = [[i for i in (kmodel.vocab.get(p) for p in text) if i is not None] for text in phonemes]
+    assert max(map(len, rows)) + 2 <= kmodel.context_length, (max(map(len, rows)) + 2, kmodel.context_length)
+    batch, shared = styles.shape[0], len(set(phonemes)) == 1
+    token_counts = [len(r) + 2 for r in rows]
+    tokens = max(token_counts)
+    input_ids = torch.zeros((batch, tokens), dtype=torch.long)
+    for b, r in enumerate(rows):
+        input_ids[b, 1:len(r) + 1] = torch.LongTensor(r)
+    input_ids = input_ids.to(device)
+    lengths = torch.tensor(token_counts)
+    pad = (torch.arange(tokens)[None, :] >= lengths[:, None]).to(device)  # True on padding tokens
     styles = styles.to(device)
     s_pro, s_dec = styles[:, 128:], styles[:, :128]
 
-    # Shared by every voice: no style enters ALBERT or the text encoder.
-    no_pad = torch.zeros((1, tokens), dtype=torch.bool, device=device)
-    one_len = torch.tensor([tokens])
-    d_en = kmodel.bert_encoder(kmodel.bert(input_ids, attention_mask=(~no_pad).int())).transpose(-1, -2)
-    t_en = kmodel.text_encoder(input_ids, one_len, no_pad)
+    # No style enters ALBERT or the text encoder: one text is read once for every voice.
+    text_rows = slice(0, 1) if shared else slice(None)
+    d_en = kmodel.bert_encoder(kmodel.bert(input_ids[text_rows], attention_mask=(~pad[text_rows]).int()))
+    d_en = d_en.transpose(-1, -2).expand(batch, -1, -1)
+    t_en = kmodel.text_encoder(input_ids[text_rows], lengths[text_rows], pad[text_rows]).expand(batch, -1, -1)
 
-    # Same length for every voice, so the prosody text encoder batches without padding.
     pred = kmodel.predictor
-    d = pred.text_encoder(d_en.expand(batch, -1, -1), s_pro, one_len.expand(batch), no_pad.expand(batch, -1))
-    x, _ = pred.lstm(d)
-    duration = torch.sigmoid(pred.duration_proj(x)).sum(dim=-1)
-    speed = torch.tensor(speeds, device=device, dtype=duration.dtype)
-    if exact_speed:
-        pred_dur = scaled_durations(duration, speed)
-    else:
-        pred_dur = torch.round(duration / speed[:, None]).clamp(min=1).long()  # [B, T]: frames per token
+    d = pred.text_encoder(d_en, s_pro, lengths, pad)
+    x = _packed(pred.lstm, d, token_counts)
+    duration = torch.sigmoid(pred.duration_proj(x)).sum(dim=-1)  # [B, T], padding tokens included
+    pred_dur = torch.zeros((batch, tokens), dtype=torch.long, device=device)
+    for b, (n, speed) in enumerate(zip(token_counts, speeds)):  # each row over its own tokens only
+        own, rate = duration[b:b + 1, :n], torch.tensor([speed], device=device, dtype=duration.dtype)
+        pred_dur[b, :n] = (scaled_durations(own, rate) if exact_speed
+                           else torch.round(own / rate).clamp(min=1).long())[0]
 
-    frames = pred_dur.sum(dim=1).tolist()  # each voice's own length
+    frames = pred_dur.sum(dim=1).tolist()  # each row's own length
     alignment = torch.zeros((batch, tokens, max(frames)), device=device)
     for b in range(batch):
         index = torch.repeat_interleave(torch.arange(tokens, device=device), pred_dur[b])
         alignment[b, index, torch.arange(index.shape[0], device=device)] = 1
-    en = d.transpose(-1, -2) @ alignment  # padding frames align to nothing: zeros
+    en = d.transpose(-1, -2) @ alignment  # padding frames (and padding tokens) align to nothing: zeros
     asr = t_en @ alignment
 
     f0, noise = _f0n(pred, en, s_pro, frames)
     waves = _decode(kmodel.decoder, asr, f0, noise, s_dec, frames)
-    return list(zip(waves, pred_dur.cpu())) if durations else waves
+    if not durations:
+        return waves
+    return [(wave, pred_dur[b, :n].cpu()) for b, (wave, n) in enumerate(zip(waves, token_counts))]
+
+
+def _packed(lstm, x: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+    """An LSTM over [B, T, C] that reads each row's own first `lengths` steps (zeros after them)."""
+    packed = pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+    out, _ = lstm(packed)
+    return pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])[0]
 
 
 def _clear(x: torch.Tensor, lengths: list[int]) -> torch.Tensor:
@@ -131,11 +156,7 @@ def _resblock1(block, x: torch.Tensor, s: torch.Tensor, lengths: list[int]) -> t
 
 def _f0n(pred, en, s, frames: list[int]):
     """ProsodyPredictor.F0Ntrain; the bidirectional LSTM is packed so it never reads padding."""
-    packed = pack_padded_sequence(en.transpose(-1, -2), torch.tensor(frames), batch_first=True,
-                                  enforce_sorted=False)
-    x, _ = pred.shared(packed)
-    x, _ = pad_packed_sequence(x, batch_first=True, total_length=en.shape[-1])
-    x = x.transpose(-1, -2)
+    x = _packed(pred.shared, en.transpose(-1, -2), frames).transpose(-1, -2)
     f0, lengths = x, frames
     for block in pred.F0:
         f0, lengths = _resblk(block, f0, s, lengths)

@@ -7,6 +7,7 @@ unchanged), each once; both models may be resident; a request's voice decides it
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -19,7 +20,7 @@ import torch
 from worker.core import settings
 from worker.core.catalog import Catalog, default_catalog
 from worker.core.errors import InputError, KokoroError, ModelUnavailableError, snippet
-from worker.model import batching, hub, memory
+from worker.model import batcher, batching, hub, memory
 from worker.model import precision as fp
 from worker.service.request import SynthesisRequest
 from worker.sound.spoken import (
@@ -59,7 +60,8 @@ class Engine:
 
     def __init__(self, catalog: Catalog | None = None, device: str | None = None,
                  cache_dir: str | os.PathLike | None = None, precision: str | None = None,
-                 pronunciations: dict[str, dict[str, str]] | None = None, compile: bool | None = None):
+                 pronunciations: dict[str, dict[str, str]] | None = None, compile: bool | None = None,
+                 batch_jobs: str | None = None):
         self.catalog = catalog or default_catalog()
         # {language: {word: phonemes}}: KOKORO_LEXICON unless given (worker/text/lexicon.py)
         self.lexicon = lexicon.configured() if pronunciations is None else pronunciations
@@ -68,6 +70,9 @@ class Engine:
         self.precision = fp.resolve(precision or settings.precision(), self.device)
         self.cache_dir = cache_dir  # a hub cache folder; None: huggingface_hub's own ($HF_HOME/hub)
         self.compile = settings.env_flag("KOKORO_COMPILE") if compile is None else compile
+        # KOKORO_BATCH_JOBS: concurrent jobs' chunks share forward passes (worker/model/batcher.py)
+        batches = batcher.wanted(batch_jobs or settings.batch_jobs(), self.device)
+        self.batcher = batcher.Batcher(self._speak_together, limit=BATCH_MAX) if batches else None
         self._models: dict[str, torch.nn.Module] = {}
         self._packs: dict[str, torch.Tensor] = {}
         self._load_lock = threading.Lock()
@@ -213,6 +218,9 @@ class Engine:
             return silence(index, chunk)
         kmodel = self.model(request.model)
         speed, style = self._speed(request, chunk), self._style(request, chunk)
+        if self.batcher is not None:  # with the next chunks of the other jobs in progress
+            wave, frames = self.batcher.speak(request.model, (chunk.phonemes, style, speed))
+            return spoken(index, chunk, wave, request.speed, self._check(request, index, chunk), frames, kmodel.vocab)
         with torch.inference_mode(), fp.autocast(self.precision, self.device):
             if speed == 1.0:
                 out = kmodel(chunk.phonemes, style, 1.0, return_output=True)  # kokoro's own forward
@@ -220,6 +228,17 @@ class Engine:
             else:  # the same layers, with durations that follow the speed (batching.scaled_durations)
                 (wave, frames), = batching.forward_many(kmodel, chunk.phonemes, style, [speed], durations=True)
         return spoken(index, chunk, wave, request.speed, self._check(request, index, chunk), frames, kmodel.vocab)
+
+    def _speak_together(self, model: str, items: list[tuple[str, torch.Tensor, float]]) -> list:
+        """The batcher's pass: (audio, frames per token) for each (phonemes, style, speed)."""
+        phonemes, styles, speeds = zip(*items)
+        with torch.inference_mode(), fp.autocast(self.precision, self.device):
+            return batching.forward_batch(self.model(model), list(phonemes), torch.cat(styles), list(speeds),
+                                          durations=True)
+
+    def _in_progress(self) -> contextlib.AbstractContextManager:
+        """A job speaking chunks: batches wait for its next one (nothing without batching)."""
+        return self.batcher.job() if self.batcher is not None else contextlib.nullcontext()
 
     def _check(self, request: SynthesisRequest, index: int, chunk: chunking.Chunk) -> str:
         """A note when the chunk's phonemes are too few for its text: the guard that catches a
@@ -249,11 +268,12 @@ class Engine:
         # Two chunks of G2P ahead at most: the first audio still needs only one sentence of G2P.
         planned = chunks if chunks is not None else chunking.Ahead(self.plan(request), depth=2)
         try:
-            for index, chunk in enumerate(planned):
-                any_chunk = True
-                piece = self._speak(request, index, chunk)
-                total = planned.total if isinstance(planned, chunking.Ahead) else len(planned)
-                yield replace(piece, total=total)
+            with self._in_progress():
+                for index, chunk in enumerate(planned):
+                    any_chunk = True
+                    piece = self._speak(request, index, chunk)
+                    total = planned.total if isinstance(planned, chunking.Ahead) else len(planned)
+                    yield replace(piece, total=total)
         finally:
             if isinstance(planned, chunking.Ahead):
                 planned.close()
@@ -267,10 +287,11 @@ class Engine:
         chunks = chunking.Ahead(self.plan(request))  # G2P of later chunks overlaps the model
         pieces: list[SpokenChunk] = []
         try:
-            for index, chunk in enumerate(chunks):
-                pieces.append(self._speak(request, index, chunk))
-                if on_progress:  # total: None until G2P has reached the end (usually by chunk 1)
-                    on_progress(index + 1, chunks.total)
+            with self._in_progress():
+                for index, chunk in enumerate(chunks):
+                    pieces.append(self._speak(request, index, chunk))
+                    if on_progress:  # total: None until G2P has reached the end (usually by chunk 1)
+                        on_progress(index + 1, chunks.total)
         finally:
             chunks.close()
             memory.release()

@@ -27,9 +27,10 @@ def engine() -> Engine:
 
 
 def share_cores() -> None:
-    """Each of KOKORO_CONCURRENCY jobs its share of the cores, rather than all jobs fighting for all."""
+    """Each of KOKORO_CONCURRENCY jobs its share of the cores, rather than all jobs fighting for all;
+    where the engine batches their chunks (KOKORO_BATCH_JOBS), one pass at a time uses them all."""
     jobs = settings.concurrency()
-    if jobs > 1:
+    if jobs > 1 and engine().batcher is None:
         import torch
 
         torch.set_num_threads(precision.threads_per_job(jobs))

@@ -1,0 +1,116 @@
+"""Throughput of concurrent jobs, batched (KOKORO_BATCH_JOBS) and not, in one run.
+
+    python bench/throughput.py                 # stand-in weights: the real architecture's cost
+    python bench/throughput.py --real          # the real v1.0 weights of the real-speech tier
+    python bench/throughput.py --device cuda   # on a GPU: add the precision, e.g. --precision bf16
+
+For 1, 4 and 8 jobs (each its own two-sentence English text and voice, as different visitors'
+requests are), three ways to run them:
+  one at a time   the jobs in turn, each with every core (KOKORO_CONCURRENCY=1)
+  at once         the jobs in threads, each with its share of the cores (KOKORO_CONCURRENCY=N)
+  batched         the jobs in threads, their chunks in shared passes (KOKORO_BATCH_JOBS=on)
+and prints seconds of audio made per second of wall time, with the CPU's flags (or the GPU's name).
+Median of the rounds. Not part of CI: timings flake on shared machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+SENTENCES = ["The river was quiet in the early morning light.", "She opened the letter and read it twice.",
+             "Nobody expected the train to arrive on time.", "A small boat drifted past the old stone bridge.",
+             "He counted the coins and put them back in the jar.", "The garden smelled of rain and cut grass.",
+             "Our meeting starts at nine, so please be early.", "The children laughed at the clumsy puppy.",
+             "Every lamp in the street went out at midnight.", "They painted the kitchen a pale shade of green.",
+             "The old clock in the hall had stopped at four.", "Fresh bread was cooling on the windowsill.",
+             "A storm was coming from the west, slow and dark.", "The museum closes early on Sundays.",
+             "He forgot his umbrella on the bus again.", "The band played one last song before dawn."]
+VOICES = ["af_heart", "am_michael", "bf_emma", "af_bella", "am_adam", "bm_george", "af_nicole", "bf_isabella"]
+
+
+def _jobs(n: int, catalog) -> list:
+    from worker.service.request import parse_request
+
+    return [parse_request({"text": f"{SENTENCES[2 * i % 16]} {SENTENCES[(2 * i + 1) % 16]}",
+                           "voice": VOICES[i % len(VOICES)]}, catalog) for i in range(n)]
+
+
+def _in_threads(engine, requests) -> float:
+    results = []
+    threads = [threading.Thread(target=lambda r=r: results.append(engine.synthesize(r))) for r in requests]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(len(s.audio) for s in results) / 24_000
+
+
+def _one_at_a_time(engine, requests) -> float:
+    return sum(len(engine.synthesize(r).audio) for r in requests) / 24_000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--real", action="store_true", help="the real v1.0 weights (default: stand-in)")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--precision", default=None, help="auto, fp32 or bf16 (KOKORO_PRECISION)")
+    parser.add_argument("--levels", default="1,4,8")
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    from bench.homes import hf_home
+
+    os.environ["HF_HOME"], os.environ["HF_HUB_OFFLINE"] = str(hf_home(standin=not args.real)), "1"
+    import torch
+
+    from bench.peer import cpu_line
+    from worker.core.catalog import default_catalog
+    from worker.model import precision as fp
+    from worker.model.engine import Engine
+
+    catalog = default_catalog()
+    plain = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="off")
+    batched = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="on")
+    batched._models = plain._models  # one copy of the weights: the same model either way
+    threads = torch.get_num_threads()
+    for engine in (plain, batched):
+        _one_at_a_time(engine, _jobs(2, catalog))  # loads the voices, warms the kernels
+
+    where = torch.cuda.get_device_name() if plain.device.startswith("cuda") else cpu_line()
+    print(f"{where}; device {plain.device}, precision {plain.precision}, torch threads {threads}, "
+          f"{'real' if args.real else 'stand-in'} weights, median of {args.rounds} rounds\n")
+    print("| jobs | audio s | one at a time, audio s/s | at once, audio s/s | batched, audio s/s "
+          "| batched ÷ one at a time | largest batch |")
+    print("|------|---------|--------------------------|--------------------|--------------------"
+          "|-------------------------|---------------|")
+    for n in (int(x) for x in args.levels.split(",")):
+        requests = _jobs(n, catalog)
+        rates: dict[str, list[float]] = {"seq": [], "at_once": [], "batched": []}
+        audio = 0.0
+        for _ in range(args.rounds):  # interleaved: a slow moment of the machine hits every way
+            for way, run in (("seq", lambda: _one_at_a_time(plain, requests)),
+                             ("at_once", lambda: _in_threads(plain, requests)),
+                             ("batched", lambda: _in_threads(batched, requests))):
+                torch.set_num_threads(fp.threads_per_job(n) if way == "at_once" else threads)
+                batched.batcher.sizes.clear()
+                started = time.perf_counter()
+                audio = run()
+                rates[way].append(audio / (time.perf_counter() - started))
+                largest = max(batched.batcher.sizes, default=0) if way == "batched" else None
+        torch.set_num_threads(threads)
+        med = {way: statistics.median(r) for way, r in rates.items()}
+        print(f"| {n:4} | {audio:7.1f} | {med['seq']:24.2f} | {med['at_once']:18.2f} | {med['batched']:18.2f} "
+              f"| {med['batched'] / med['seq']:23.2f} | {largest:13} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

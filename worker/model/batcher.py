@@ -1,0 +1,126 @@
+"""The next chunks of concurrent jobs, spoken together in one padded forward pass.
+
+Jobs in progress (HTTP requests, queue jobs with KOKORO_CONCURRENCY > 1, studio visitors) each hand
+their next chunk to `Batcher.speak` from their own thread and wait for its audio. One thread runs the
+model: it takes the oldest chunk waiting, waits at most `window_s` for a chunk from every other job
+in progress, then runs the chunks waiting for that model (at most `limit`) together
+(worker.model.batching.forward_batch). A lone job never waits: its batch is complete at once. A job
+says it is in progress with `with batcher.job():` around its chunks, so a batch knows whom to expect.
+
+Why a bounded window and not "whoever is waiting now": jobs reach their next chunk at different
+moments (G2P, a slow reader of the stream), and a batch that closes on the first chunk would
+mostly hold one. Why one model thread: forward passes of separate jobs at once only fight over the
+cores (and over GPU memory); in turn, each sees the whole device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("kokoro.batcher")
+
+WINDOW_S = 0.03  # a few tens of ms: short beside a chunk's forward pass (0.1-3 s), long beside G2P's handoff
+
+
+def wanted(setting: str, device: str) -> bool:
+    """KOKORO_BATCH_JOBS resolved for a device. `auto` batches on CUDA only: on a CPU the model's
+    convolutions already keep the cores busy, and a padded batch of 4 took 1.3x (fp32) / 1.15x (bf16)
+    the time of the same 4 chunks in turn (bench/batching.py, a 2-core avx512_bf16 VM)."""
+    return setting == "on" or (setting == "auto" and device.startswith("cuda"))
+
+
+@dataclass(eq=False)  # compared by identity: items hold tensors
+class _Waiting:
+    key: Hashable  # chunks of one key (the model) can share a pass
+    item: Any
+    future: Future = field(default_factory=Future)
+
+
+class Batcher:
+    """Collects chunks from concurrent jobs and runs `run(key, items) -> results` on a batch of them,
+    one batch at a time, in its own thread. A failed batch of several is retried chunk by chunk, so
+    one bad chunk fails its own job only."""
+
+    def __init__(self, run: Callable[[Hashable, list], list], window_s: float = WINDOW_S, limit: int = 8):
+        self._run = run
+        self.window_s, self.limit = window_s, limit
+        self._cond = threading.Condition()
+        self._waiting: list[_Waiting] = []
+        self._jobs = 0
+        self._thread: threading.Thread | None = None
+        self._pid = 0  # the process that started the thread: a forked child (ZeroGPU) starts its own
+        self.sizes: list[int] = []  # each batch's size, newest last (kept short): for tests and logs
+
+    @contextlib.contextmanager
+    def job(self) -> Iterator[None]:
+        """A job in progress: batches wait (briefly) for its chunks."""
+        with self._cond:
+            self._jobs += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._jobs -= 1
+                self._cond.notify_all()  # a batch waiting for this job's chunk can close now
+
+    def speak(self, key: Hashable, item: Any) -> Any:
+        """The result for one chunk, run in a batch with whatever other jobs hand in meanwhile."""
+        waiting = _Waiting(key, item)
+        with self._cond:
+            if self._thread is None or self._pid != os.getpid():
+                self._thread = threading.Thread(target=self._loop, name="kokoro-batcher", daemon=True)
+                self._thread.start()
+                self._pid = os.getpid()
+            self._waiting.append(waiting)
+            self._cond.notify_all()
+        return waiting.future.result()
+
+    def _next_batch(self) -> list[_Waiting]:
+        with self._cond:
+            while not self._waiting:
+                self._cond.wait()
+            deadline = time.monotonic() + self.window_s
+            # Every job in progress has a chunk waiting, or the window is over.
+            while len(self._waiting) < min(self._jobs, self.limit):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            key = self._waiting[0].key
+            batch = [w for w in self._waiting if w.key == key][:self.limit]
+            self._waiting = [w for w in self._waiting if w not in batch]
+            return batch
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._next_batch()
+            self.sizes = [*self.sizes[-99:], len(batch)]
+            started = time.perf_counter()
+            try:
+                results = self._run(batch[0].key, [w.item for w in batch])
+                log.debug("%d chunk(s) of %s in one pass: %.2f s", len(batch), batch[0].key,
+                          time.perf_counter() - started)
+            except Exception as exc:  # noqa: BLE001 (handed to the jobs; this thread must live on)
+                if len(batch) == 1:
+                    batch[0].future.set_exception(exc)
+                    continue
+                log.warning("A batch of %d chunks failed (%s); running them one by one", len(batch), exc)
+                for w in batch:
+                    self._run_alone(w)
+                continue
+            for w, result in zip(batch, results):
+                w.future.set_result(result)
+
+    def _run_alone(self, w: _Waiting) -> None:
+        try:
+            w.future.set_result(self._run(w.key, [w.item])[0])
+        except Exception as exc:  # noqa: BLE001
+            w.future.set_exception(exc)

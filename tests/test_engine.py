@@ -132,8 +132,12 @@ def test_nothing_speakable(engine, catalog):
 
 
 def test_missing_cache_entry_is_a_clear_error(engine):
-    with pytest.raises(ModelUnavailableError, match="not in the Hugging Face cache"):
+    from huggingface_hub import constants
+
+    with pytest.raises(ModelUnavailableError, match="not in the Hugging Face cache") as caught:
         engine._fetch("hexgrad/Kokoro-82M", "voices/zz_nobody.pt", "Voice zz_nobody")
+    # the folder a user can open, not a variable's name
+    assert f"({engine.cache_dir or constants.HF_HUB_CACHE})" in str(caught.value) and "$HF_HOME" not in str(caught.value)
 
 
 def test_without_the_weights_and_without_the_hub_the_answer_comes_at_once(catalog, tmp_path, monkeypatch):
@@ -155,7 +159,8 @@ def test_without_the_weights_and_without_the_hub_the_answer_comes_at_once(catalo
     with pytest.raises(ModelUnavailableError) as caught:
         empty.model("v1.0")
     message = str(caught.value)
-    assert "Kokoro v1.0 config (hexgrad/Kokoro-82M/config.json) is not in the Hugging Face cache" in message
+    assert f"Kokoro v1.0 config (hexgrad/Kokoro-82M/config.json) is not in the Hugging Face cache ({tmp_path / 'hub'})" \
+        in message
     assert "127.0.0.1 cannot be reached from here" in message and "python worker/fetch_weights.py" in message
     assert calls == [True]  # the cache was asked; no download (and its ~25 s of retries) was tried
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
@@ -36,6 +37,10 @@ from worker.text import chunking, g2p, lexicon, markup, normalize
 __all__ = ["Engine", "SpokenChunk", "Synthesis", "finish", "shared_text", "zh_v11_speed"]
 
 log = logging.getLogger("kokoro.engine")
+# Kokoro's own modules, built by KModel, warn at every start about choices that are theirs, not the
+# user's (an LSTM's dropout with one layer; the older weight-norm API, folded away right after).
+warnings.filterwarnings("ignore", "dropout option adds dropout after all but last recurrent layer", UserWarning)
+warnings.filterwarnings("ignore", r"`torch\.nn\.utils\.weight_norm` is deprecated", FutureWarning)
 
 Progress = Callable[[int, int | None], None]  # (chunks done, total or None while unknown)
 
@@ -90,7 +95,7 @@ class Engine:
         except LocalEntryNotFoundError:
             pass
         missing = (f"{what} ({repo_id}/{filename}) is not in the Hugging Face cache "
-                   f"({self.cache_dir or '$HF_HOME/hub'})")
+                   f"({hub.cache_folder(self.cache_dir)})")
         # Without this check an unreachable hub costs ~25 s of retries before the same answer.
         if (reason := hub.unreachable()) is not None:
             raise ModelUnavailableError(f"{missing}, and {reason}. {hub.HOW_TO_FILL}") from None
@@ -217,24 +222,23 @@ class Engine:
         if not chunk.phonemes:
             return silence(index, chunk)
         kmodel = self.model(request.model)
-        speed, style = self._speed(request, chunk), self._style(request, chunk)
+        item = (chunk.phonemes, self._style(request, chunk), self._speed(request, chunk))
         if self.batcher is not None:  # with the next chunks of the other jobs in progress
-            wave, frames = self.batcher.speak(request.model, (chunk.phonemes, style, speed))
-            return spoken(index, chunk, wave, request.speed, self._check(request, index, chunk), frames, kmodel.vocab)
-        with torch.inference_mode(), fp.autocast(self.precision, self.device):
-            if speed == 1.0:
-                out = kmodel(chunk.phonemes, style, 1.0, return_output=True)  # kokoro's own forward
-                wave, frames = out.audio, out.pred_dur
-            else:  # the same layers, with durations that follow the speed (batching.scaled_durations)
-                (wave, frames), = batching.forward_many(kmodel, chunk.phonemes, style, [speed], durations=True)
+            wave, frames = self.batcher.speak(request.model, item)
+        else:
+            (wave, frames), = self._speak_together(request.model, [item])
         return spoken(index, chunk, wave, request.speed, self._check(request, index, chunk), frames, kmodel.vocab)
 
     def _speak_together(self, model: str, items: list[tuple[str, torch.Tensor, float]]) -> list:
-        """The batcher's pass: (audio, frames per token) for each (phonemes, style, speed)."""
+        """(audio, frames per token) for each (phonemes, style, speed): one chunk at speed 1 by
+        kokoro's own forward, anything else in one padded pass (durations that follow the speed)."""
+        kmodel = self.model(model)
         phonemes, styles, speeds = zip(*items)
         with torch.inference_mode(), fp.autocast(self.precision, self.device):
-            return batching.forward_batch(self.model(model), list(phonemes), torch.cat(styles), list(speeds),
-                                          durations=True)
+            if speeds == (1.0,):
+                out = kmodel(phonemes[0], styles[0], 1.0, return_output=True)
+                return [(out.audio, out.pred_dur)]
+            return batching.forward_batch(kmodel, list(phonemes), torch.cat(styles), list(speeds), durations=True)
 
     def _in_progress(self) -> contextlib.AbstractContextManager:
         """A job speaking chunks: batches wait for its next one (nothing without batching)."""

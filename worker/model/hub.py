@@ -16,6 +16,13 @@ HOW_TO_FILL = ("Fill the cache on a machine with internet access (python worker/
                "it here, or point HF_HOME at one that has it (README, 'Weights').")
 
 
+def cache_folder(cache_dir=None) -> str:
+    """The folder the weights are looked up in, as a path the user can open (not "$HF_HOME/hub")."""
+    from huggingface_hub import constants
+
+    return str(cache_dir or constants.HF_HUB_CACHE)
+
+
 def unreachable(timeout_s: float = PROBE_TIMEOUT_S) -> str | None:
     """Why the hub cannot be reached (a phrase), or None when it answers."""
     from huggingface_hub import constants

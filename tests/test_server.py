@@ -3,6 +3,7 @@ on the stand-in weights (the audio is noise; tests/test_real_server.py hears rea
 
 import io
 import json
+import re
 import threading
 import time
 
@@ -202,3 +203,30 @@ def test_the_images_one_command_serves_http_with_kokoro_serve(standin_hf_home, t
     env = worker_env(KOKORO_MODELS="v1.0", KOKORO_SERVE="http")
     with http_server(env, tmp_path, script=HANDLER) as server:
         assert requests.get(f"{server.v1}/models").json()["data"][0]["id"] == "kokoro"
+
+
+@pytest.mark.slow
+def test_with_batching_on_concurrent_streams_share_passes(standin_hf_home, tmp_path):
+    """KOKORO_BATCH_JOBS=on (a GPU's default): three streamed requests at once each get their own whole
+    text while their chunks share forward passes (the DEBUG log counts each pass's chunks)."""
+    env = worker_env(KOKORO_MODELS="v1.0", KOKORO_CONCURRENCY="3", KOKORO_BATCH_JOBS="on", KOKORO_LOG_LEVEL="DEBUG")
+    texts = ["One short sentence.", "Two sentences this time. The second one.",
+             "Three sentences now. A second one here. And a third to end."]
+    lengths: dict[int, float] = {}
+    with http_server(env, tmp_path) as server:
+        def ask(i: int) -> None:
+            answer = requests.post(f"{server.v1}/audio/speech", json={"input": texts[i], "voice": "af_heart",
+                                                                      "response_format": "pcm"}, timeout=120)
+            assert answer.status_code == 200
+            lengths[i] = len(answer.content) / 2 / 24_000
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        log = server.process.log()
+    assert lengths[0] < lengths[1] < lengths[2]  # each request got its own text, whole
+    serving = log[log.index("Uvicorn running"):] if "Uvicorn running" in log else log
+    passes = [int(n) for n in re.findall(r"(\d+) chunk\(s\) of v1.0 in one pass", serving)]
+    assert passes and max(passes) >= 2, log[-3000:]

@@ -38,16 +38,28 @@ def test_the_engine_serves_folded_models(engine):
     assert not any(hasattr(m, "weight_g") for m in engine.model("v1.0").modules())
 
 
-@pytest.mark.parametrize("setting, device, flags, expected", [
-    ("auto", "cpu", {"avx2", "avx512_bf16"}, "bf16"),
-    ("auto", "cpu", {"avx2", "amx_bf16"}, "bf16"),
-    ("auto", "cpu", {"avx2", "avx512f"}, "fp32"),
-    ("fp32", "cpu", {"avx512_bf16"}, "fp32"),
-    ("bf16", "cpu", {"avx512_bf16"}, "bf16"),
-    ("auto", "mps", set(), "fp32"),
+@pytest.mark.parametrize("setting, device, flags, onnx, expected", [
+    ("auto", "cpu", {"avx2", "avx512_bf16"}, True, "bf16"),
+    ("auto", "cpu", {"avx2", "amx_bf16"}, True, "bf16"),
+    ("auto", "cpu", {"avx2", "avx512f"}, True, "int8"),  # no native bf16: the int8 decoder
+    ("auto", "cpu", {"avx2"}, False, "fp32"),  # ... where ONNX Runtime is installed
+    ("fp32", "cpu", {"avx512_bf16"}, True, "fp32"),
+    ("bf16", "cpu", {"avx512_bf16"}, True, "bf16"),
+    ("int8", "cpu", {"avx512_bf16"}, True, "int8"),
+    ("auto", "mps", set(), True, "fp32"),
 ])
-def test_auto_picks_bf16_only_where_the_hardware_has_it(setting, device, flags, expected):
-    assert fp.resolve(setting, device, frozenset(flags)) == expected
+def test_auto_picks_bf16_where_the_hardware_has_it_else_int8_on_a_cpu(setting, device, flags, onnx, expected):
+    assert fp.resolve(setting, device, frozenset(flags), onnx=onnx) == expected
+
+
+@pytest.mark.parametrize("device, onnx, says", [
+    ("cuda", True, "KOKORO_PRECISION=int8 runs on the CPU only, not on cuda: use auto, fp32 or bf16."),
+    ("cpu", False, "KOKORO_PRECISION=int8 needs onnxruntime, not installed here: use auto, fp32 or bf16."),
+])
+def test_int8_where_it_cannot_run_is_refused_with_one_sentence(device, onnx, says):
+    with pytest.raises(SettingsError) as caught:
+        fp.resolve("int8", device, frozenset(), onnx=onnx)
+    assert str(caught.value) == says
 
 
 def test_bf16_where_it_would_be_emulated_is_refused_with_one_sentence():

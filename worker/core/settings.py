@@ -15,7 +15,7 @@ called, so a process (or a test) that changes a variable sees the change; they p
 | KOKORO_MAX_TEXT_CHARS | 10000 | a whole number ≥ 1 |
 | KOKORO_CLIP_CACHE_MB, KOKORO_SERVED_MB | 256, 512 | a number ≥ 0 |
 | KOKORO_MAX_RESULT_MB | 15 | a number ≥ 0: the largest job output the handler returns (RunPod refuses ~20 MB) |
-| KOKORO_PRECISION | auto | auto, fp32, bf16 (worker/model/precision.py) |
+| KOKORO_PRECISION | auto | auto, fp32, bf16, int8 (worker/model/precision.py) |
 | KOKORO_BATCH_JOBS | auto: on for a CUDA device, off on a CPU | auto, on or off (worker/model/batcher.py) |
 | KOKORO_SKIP_WARMUP, KOKORO_STREAM, KOKORO_BATCH_VOICES, KOKORO_COMPILE | off | 1/true/yes/on or 0/false/no/off |
 | KOKORO_BACKEND (studio) | runpod if RUNPOD_ENDPOINT_ID is set, else local | runpod, local |
@@ -144,8 +144,8 @@ def device(env: Env | None = None) -> str:
 def precision(env: Env | None = None) -> str:
     """The model's precision setting (worker/model/precision.py resolves `auto` per device)."""
     raw = _env(env).get("KOKORO_PRECISION", "").strip().lower() or "auto"
-    if raw not in ("auto", "fp32", "bf16"):
-        raise SettingsError(f"KOKORO_PRECISION={_shown(raw)} is not a precision: use auto, fp32 or bf16.")
+    if raw not in ("auto", "fp32", "bf16", "int8"):
+        raise SettingsError(f"KOKORO_PRECISION={_shown(raw)} is not a precision: use auto, fp32, bf16 or int8.")
     return raw
 
 

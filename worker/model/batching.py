@@ -167,7 +167,11 @@ def _f0n(pred, en, s, frames: list[int]):
 
 
 def _decode(dec, asr, f0_curve, noise, s, frames: list[int]) -> list[torch.Tensor]:
-    """istftnet.Decoder; `frames` at the alignment's rate (the F0 curve has twice as many)."""
+    """istftnet.Decoder; `frames` at the alignment's rate (the F0 curve has twice as many). A decoder
+    that reads one utterance at a time (KOKORO_PRECISION=int8's) gets each row's own frames."""
+    if getattr(dec, "one_row", False):
+        return [dec(asr[b:b + 1, :, :n], f0_curve[b:b + 1, :2 * n], noise[b:b + 1, :2 * n], s[b:b + 1]).squeeze().cpu()
+                for b, n in enumerate(frames)]
     f0 = _clear(dec.F0_conv(f0_curve.unsqueeze(1)), frames)
     n = _clear(dec.N_conv(noise.unsqueeze(1)), frames)
     x, lengths = _resblk(dec.encode, torch.cat([asr, f0, n], dim=1), s, frames)

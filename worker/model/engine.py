@@ -21,7 +21,7 @@ import torch
 from worker.core import settings
 from worker.core.catalog import Catalog, default_catalog
 from worker.core.errors import InputError, KokoroError, ModelUnavailableError, snippet
-from worker.model import batcher, batching, hub, memory
+from worker.model import batcher, batching, hub, int8, memory
 from worker.model import precision as fp
 from worker.service.request import SynthesisRequest
 from worker.sound.spoken import (
@@ -132,7 +132,10 @@ class Engine:
                 if self.precision == "bf16":
                     fp.lstms_in_fp32(kmodel)  # the durations stay those of fp32
                 kmodel = kmodel.to(self.device).eval()
-                compiled = self.compile and fp.compile_generator(
+                if self.precision == "int8":  # the decoder in ONNX Runtime, int8 (worker/model/int8.py)
+                    kmodel.decoder = int8.decoder(kmodel, config, weights, self._calibration_packs(name),
+                                                  hub.beside_cache("kokoro-int8", self.cache_dir))
+                compiled = self.compile and self.precision != "int8" and fp.compile_generator(
                     kmodel, self.device, self.precision, "hˈɛlO", self._first_pack(name)[4])
                 self._models[name] = kmodel
                 log.info("Loaded %s on %s (%s%s, %d weight-normed layers folded) in %.1f s", what, self.device,
@@ -151,6 +154,14 @@ class Engine:
     def _first_pack(self, model: str) -> torch.Tensor:
         """The pack of the model's first catalog voice (a style for a trial forward)."""
         return self._pack(next(v.id for v in self.catalog.voices if v.model == model))
+
+    def _calibration_packs(self, model: str) -> list[torch.Tensor]:
+        """Up to four of the model's first eight catalog voices that are in the cache."""
+        packs = []
+        for voice in [v for v in self.catalog.voices if v.model == model][:8]:
+            with contextlib.suppress(ModelUnavailableError):
+                packs.append(self._pack(voice.id))
+        return packs[:4] or [self._first_pack(model)]
 
     def _load_pack(self, voice_id: str) -> torch.Tensor:
         voice = self.catalog.voice(voice_id)

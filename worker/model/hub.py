@@ -9,6 +9,7 @@ tells; HF_HUB_OFFLINE=1 answers without any.
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from urllib.parse import urlsplit
 
 PROBE_TIMEOUT_S = 3.0
@@ -21,6 +22,13 @@ def cache_folder(cache_dir=None) -> str:
     from huggingface_hub import constants
 
     return str(cache_dir or constants.HF_HUB_CACHE)
+
+
+def beside_cache(name: str, cache_dir=None) -> Path:
+    """A folder of ours next to the hub cache: <HF_HOME>/<name> (or beside an explicit hub folder)."""
+    from huggingface_hub import constants
+
+    return Path(cache_dir).parent / name if cache_dir else Path(constants.HF_HOME) / name
 
 
 def unreachable(timeout_s: float = PROBE_TIMEOUT_S) -> str | None:

@@ -1,11 +1,12 @@
-"""How the model's forward pass runs on this machine: weight norm folded, fp32 or bf16, the threads.
+"""How the model's forward pass runs on this machine: weight norm folded, fp32, bf16 or int8, the threads.
 
 - Kokoro's decoder wraps ~90 convolutions in weight norm, which recomputes every weight from its
   direction and magnitude on every forward pass. Folding it once after loading gives the very
   same weights, so the very same samples, for less work (`fold_weight_norm`).
-- KOKORO_PRECISION=auto|fp32|bf16. `auto` runs the model under bf16 autocast only where the
-  hardware does bf16 natively (a CPU with AVX512_BF16 or AMX, a CUDA GPU that supports it) and in
-  fp32 elsewhere. An explicit bf16 where it would be emulated is refused: measured on a 2-core AVX2
+- KOKORO_PRECISION=auto|fp32|bf16|int8. `auto` runs the model under bf16 autocast where the
+  hardware does bf16 natively (a CPU with AVX512_BF16 or AMX, a CUDA GPU that supports it); on other
+  CPUs it takes int8 (the decoder in ONNX Runtime with int8 convolutions, worker/model/int8.py) and
+  elsewhere fp32. An explicit bf16 where it would be emulated is refused: measured on a 2-core AVX2
   CPU, emulated bf16 took 20-25x as long as fp32. Under bf16 the LSTMs stay in fp32 (`lstms_in_fp32`):
   they carry the duration predictor, so timing stays that of fp32, and oneDNN has no bf16 LSTM on
   CPUs without native bf16 (the path can then still be tested there, slowly).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +27,7 @@ import torch
 
 from worker.core.errors import SettingsError
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")
 _NATIVE_BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
 
 
@@ -86,12 +88,18 @@ def native_bf16(device: str, flags: frozenset[str] | None = None) -> bool:
     return False
 
 
-def resolve(setting: str, device: str, flags: frozenset[str] | None = None) -> str:
-    """'fp32' or 'bf16' for this device from a KOKORO_PRECISION value; SettingsError for bf16
-    where the device would only emulate it."""
+def resolve(setting: str, device: str, flags: frozenset[str] | None = None, onnx: bool | None = None) -> str:
+    """'fp32', 'bf16' or 'int8' for this device from a KOKORO_PRECISION value; SettingsError for bf16
+    where the device would only emulate it, and for int8 off the CPU or without ONNX Runtime.
+    `auto`: bf16 where native; on other CPUs int8 (worker/model/int8.py) when ONNX Runtime is there."""
     native = native_bf16(device, flags)
+    if onnx is None:
+        onnx = importlib.util.find_spec("onnxruntime") is not None
     if setting == "auto":
-        return "bf16" if native else "fp32"
+        return "bf16" if native else "int8" if device == "cpu" and onnx else "fp32"
+    if setting == "int8" and (device != "cpu" or not onnx):
+        why = f"runs on the CPU only, not on {device}" if device != "cpu" else "needs onnxruntime, not installed here"
+        raise SettingsError(f"KOKORO_PRECISION=int8 {why}: use auto, fp32 or bf16.")
     if setting == "bf16" and not native:
         what = "this CPU (no AVX512_BF16 or AMX)" if device == "cpu" else f"device {device}"
         raise SettingsError(f"KOKORO_PRECISION=bf16, but {what} only emulates bf16, many times slower "
@@ -101,8 +109,9 @@ def resolve(setting: str, device: str, flags: frozenset[str] | None = None) -> s
 
 @contextlib.contextmanager
 def autocast(precision: str, device: str) -> Iterator[None]:
-    """The forward pass's numeric context: nothing for fp32, bf16 autocast otherwise."""
-    if precision == "fp32":
+    """The forward pass's numeric context: bf16 autocast for bf16, nothing otherwise (int8's torch
+    part is fp32)."""
+    if precision != "bf16":
         yield
         return
     with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16):

@@ -1,8 +1,7 @@
 """The synthesis engine: SynthesisRequest -> G2P -> chunks -> Kokoro model -> 24 kHz mono audio.
 
-One engine per process serves the RunPod handler and the UI's local mode alike. Models and voice
-packs load through huggingface_hub's standard cache (so a baked image or HF_HUB_OFFLINE=1 works
-unchanged), each once; both models may be resident; a request's voice decides its model.
+One engine per process serves the RunPod handler, the HTTP server and the UI's local mode alike. Its
+models and voice packs load as worker/model/weights.py says; a request's voice decides its model.
 """
 
 from __future__ import annotations
@@ -10,19 +9,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import torch
 
 from worker.core import settings
-from worker.core.catalog import Catalog, default_catalog
-from worker.core.errors import InputError, KokoroError, ModelUnavailableError, snippet
-from worker.model import batcher, batching, hub, int8, memory
+from worker.core.catalog import Catalog
+from worker.core.errors import InputError, KokoroError, snippet
+from worker.model import batcher, batching, memory
 from worker.model import precision as fp
+from worker.model.weights import Weights
 from worker.service.request import SynthesisRequest
 from worker.sound.spoken import (
     SpokenChunk,
@@ -37,16 +35,8 @@ from worker.text import chunking, g2p, lexicon, markup, normalize
 __all__ = ["Engine", "SpokenChunk", "Synthesis", "finish", "shared_text", "zh_v11_speed"]
 
 log = logging.getLogger("kokoro.engine")
-# Kokoro's own modules, built by KModel, warn at every start about choices that are theirs, not the
-# user's (an LSTM's dropout with one layer; the older weight-norm API, folded away right after).
-warnings.filterwarnings("ignore", "dropout option adds dropout after all but last recurrent layer", UserWarning)
-warnings.filterwarnings("ignore", r"`torch\.nn\.utils\.weight_norm` is deprecated", FutureWarning)
 
 Progress = Callable[[int, int | None], None]  # (chunks done, total or None while unknown)
-
-
-def default_device() -> str:
-    return settings.device()
 
 
 def zh_v11_speed(n_phonemes: int) -> float:
@@ -60,122 +50,19 @@ def zh_v11_speed(n_phonemes: int) -> float:
     return factor * 1.1
 
 
-class Engine:
-    """Loads models and voices lazily and turns requests into audio. Thread-safe loading."""
+class Engine(Weights):
+    """Turns requests into audio: G2P, chunks, the model (its weights and voices: Weights), joins."""
 
     def __init__(self, catalog: Catalog | None = None, device: str | None = None,
                  cache_dir: str | os.PathLike | None = None, precision: str | None = None,
                  pronunciations: dict[str, dict[str, str]] | None = None, compile: bool | None = None,
                  batch_jobs: str | None = None):
-        self.catalog = catalog or default_catalog()
+        super().__init__(catalog, device, cache_dir, precision, compile)
         # {language: {word: phonemes}}: KOKORO_LEXICON unless given (worker/text/lexicon.py)
         self.lexicon = lexicon.configured() if pronunciations is None else pronunciations
-        self.device = device or default_device()
-        # fp32 or bf16 (KOKORO_PRECISION; `auto` picks bf16 only where the hardware has it).
-        self.precision = fp.resolve(precision or settings.precision(), self.device)
-        self.cache_dir = cache_dir  # a hub cache folder; None: huggingface_hub's own ($HF_HOME/hub)
-        self.compile = settings.env_flag("KOKORO_COMPILE") if compile is None else compile
         # KOKORO_BATCH_JOBS: concurrent jobs' chunks share forward passes (worker/model/batcher.py)
         batches = batcher.wanted(batch_jobs or settings.batch_jobs(), self.device)
         self.batcher = batcher.Batcher(self._speak_together, limit=BATCH_MAX) if batches else None
-        self._models: dict[str, torch.nn.Module] = {}
-        self._packs: dict[str, torch.Tensor] = {}
-        self._load_lock = threading.Lock()
-        self._pack_lock = threading.Lock()  # two jobs asking for one new voice load it once
-
-    # --- loading ----------------------------------------------------------------------------
-
-    def _fetch(self, repo_id: str, filename: str, what: str) -> str:
-        from huggingface_hub import hf_hub_download
-        from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-        try:  # the cache first: no network call at all when the file is there
-            return hf_hub_download(repo_id=repo_id, filename=filename, cache_dir=self.cache_dir,
-                                   local_files_only=True)
-        except LocalEntryNotFoundError:
-            pass
-        missing = (f"{what} ({repo_id}/{filename}) is not in the Hugging Face cache "
-                   f"({hub.cache_folder(self.cache_dir)})")
-        # Without this check an unreachable hub costs ~25 s of retries before the same answer.
-        if (reason := hub.unreachable()) is not None:
-            raise ModelUnavailableError(f"{missing}, and {reason}. {hub.HOW_TO_FILL}") from None
-        try:
-            return hf_hub_download(repo_id=repo_id, filename=filename, cache_dir=self.cache_dir)
-        except LocalEntryNotFoundError:
-            raise ModelUnavailableError(f"{missing} and could not be downloaded. {hub.HOW_TO_FILL}") from None
-        except HfHubHTTPError as exc:
-            raise ModelUnavailableError(f"{what} ({repo_id}/{filename}) could not be fetched: "
-                                        f"{exc.__class__.__name__}.") from None
-
-    def locate(self, name: str) -> tuple[str, str]:
-        """The cached config and weights files of a model; ModelUnavailableError if missing.
-        Cheap (no loading): lets start-up fail at once on a missing model it would load later."""
-        spec = self.catalog.models[name]
-        what = f"Kokoro {name}"
-        return (self._fetch(spec.repo_id, "config.json", f"{what} config"),
-                self._fetch(spec.repo_id, spec.weights, f"{what} weights"))
-
-    def model(self, name: str) -> torch.nn.Module:
-        """The KModel for a catalog model name, loaded once (on this engine's device)."""
-        if name in self._models:
-            return self._models[name]
-        with self._load_lock:
-            if name not in self._models:
-                from kokoro import KModel
-
-                spec = self.catalog.models[name]
-                what = f"Kokoro {name}"
-                config, weights = self.locate(name)
-                started = time.perf_counter()
-                kmodel = KModel(repo_id=spec.repo_id, config=config, model=weights)
-                folded = fp.fold_weight_norm(kmodel)  # the same weights, computed once
-                if self.precision == "bf16":
-                    fp.lstms_in_fp32(kmodel)  # the durations stay those of fp32
-                kmodel = kmodel.to(self.device).eval()
-                if self.precision == "int8":  # the decoder in ONNX Runtime, int8 (worker/model/int8.py)
-                    kmodel.decoder = int8.decoder(kmodel, config, weights, self._calibration_packs(name),
-                                                  hub.beside_cache("kokoro-int8", self.cache_dir))
-                compiled = self.compile and self.precision != "int8" and fp.compile_generator(
-                    kmodel, self.device, self.precision, "hˈɛlO", self._first_pack(name)[4])
-                self._models[name] = kmodel
-                log.info("Loaded %s on %s (%s%s, %d weight-normed layers folded) in %.1f s", what, self.device,
-                         self.precision, ", compiled" if compiled else ", not compiled" if self.compile else "",
-                         folded, time.perf_counter() - started)
-        return self._models[name]
-
-    def _pack(self, voice_id: str) -> torch.Tensor:
-        if voice_id in self._packs:
-            return self._packs[voice_id]
-        with self._pack_lock:
-            if voice_id not in self._packs:
-                self._packs[voice_id] = self._load_pack(voice_id)
-        return self._packs[voice_id]
-
-    def _first_pack(self, model: str) -> torch.Tensor:
-        """The pack of the model's first catalog voice (a style for a trial forward)."""
-        return self._pack(next(v.id for v in self.catalog.voices if v.model == model))
-
-    def _calibration_packs(self, model: str) -> list[torch.Tensor]:
-        """Up to four of the model's first eight catalog voices that are in the cache."""
-        packs = []
-        for voice in [v for v in self.catalog.voices if v.model == model][:8]:
-            with contextlib.suppress(ModelUnavailableError):
-                packs.append(self._pack(voice.id))
-        return packs[:4] or [self._first_pack(model)]
-
-    def _load_pack(self, voice_id: str) -> torch.Tensor:
-        voice = self.catalog.voice(voice_id)
-        assert voice is not None, voice_id  # parse_request only lets catalog ids through
-        repo = self.catalog.models[voice.model].repo_id
-        path = self._fetch(repo, f"voices/{voice_id}.pt", f"Voice {voice_id}")
-        return torch.load(path, map_location=self.device, weights_only=True)
-
-    def voice_pack(self, request: SynthesisRequest) -> torch.Tensor:
-        """The style pack [510, 1, 256] for the request's voice or weighted blend."""
-        if len(request.voices) == 1:
-            return self._pack(request.voices[0][0].id)
-        # Blends are not cached: any weights are allowed, and mixing is cheap next to inference.
-        return torch.stack([self._pack(v.id) * weight for v, weight in request.voices]).sum(dim=0)
 
     def phonemizer(self, request: SynthesisRequest) -> g2p.G2P:
         """The request's G2P, fed text reshaped so nothing is cut (normalize.for_g2p); a G2P

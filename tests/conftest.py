@@ -165,3 +165,12 @@ def worker_env(**extra: str) -> dict[str, str]:
     env.update(extra)
     return env
 
+
+@pytest.fixture
+def fixed_source(monkeypatch):
+    """The decoder's harmonic source without its random phase and noise (torch.rand, randn_like):
+    two ways of computing one utterance can then be compared sample by sample."""
+    import torch
+
+    monkeypatch.setattr(torch, "rand", lambda *shape, **kw: torch.zeros(*shape, device=kw.get("device")))
+    monkeypatch.setattr(torch, "randn_like", lambda t, **kw: torch.zeros_like(t))

@@ -13,7 +13,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 
 from worker.model import batcher
 from worker.model.batcher import Batcher
@@ -121,12 +120,6 @@ JOBS = [("A first sentence for the first job. And its second sentence, a little 
         ("The second job speaks faster.", "am_michael", 1.3),
         ("Hi.", "bf_emma", 1.0),
         ("A fourth job, slower, in a blend. It also has two sentences.", "af_bella:0.6,af_heart:0.4", 0.8)]
-
-
-@pytest.fixture
-def fixed_source(monkeypatch):
-    monkeypatch.setattr(torch, "rand", lambda *shape, **kw: torch.zeros(*shape, device=kw.get("device")))
-    monkeypatch.setattr(torch, "randn_like", lambda t, **kw: torch.zeros_like(t))
 
 
 def test_concurrent_jobs_are_batched_and_each_sounds_as_alone(standin_hf_home, catalog, fixed_source):

@@ -20,12 +20,6 @@ SPEEDS = [1.0, 1.35, 0.7, 1.0]  # different lengths in one batch: most of it is 
 TEXT = "Padding must not leak."
 
 
-@pytest.fixture
-def fixed_source(monkeypatch):
-    monkeypatch.setattr(torch, "rand", lambda *shape, **kw: torch.zeros(*shape, device=kw.get("device")))
-    monkeypatch.setattr(torch, "randn_like", lambda t, **kw: torch.zeros_like(t))
-
-
 @pytest.fixture(scope="module")
 def fp32(standin_hf_home, catalog) -> Engine:
     """An fp32 engine for the comparisons: padding must not change a sample, and only fp32 shows that

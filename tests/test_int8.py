@@ -5,6 +5,8 @@ judged on the real weights (tests/test_real_weights.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -57,3 +59,22 @@ def test_the_int8_decoder_is_built_once_and_then_loaded(routes, catalog, monkeyp
     monkeypatch.setattr(int8, "_build", lambda *a, **k: pytest.fail("rebuilt although it was there"))
     again = Engine(catalog, precision="int8")
     assert isinstance(again.model("v1.0").decoder, int8.OnnxDecoder)
+
+
+def test_a_read_only_cache_uses_the_temp_folder(routes, monkeypatch, tmp_path):
+    """A baked, read-only HF cache: the int8 decoder is found (or built) in the temp folder instead."""
+    import shutil
+    import tempfile
+
+    from worker.model import hub
+
+    built = next(hub.beside_cache("kokoro-int8", routes[1].cache_dir).glob("decoder-*.int8.onnx"))
+    (tmp_path / "kokoro-int8").mkdir()
+    shutil.copy(built, tmp_path / "kokoro-int8" / built.name)
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.setattr(int8, "_build", lambda *a, **k: pytest.fail("rebuilt although the temp folder had it"))
+    fp32 = routes[0]
+    config, weights = fp32.locate("v1.0")
+    unwritable = Path("/proc/kokoro-int8")  # mkdir fails there, even as root
+    loaded = int8.decoder(fp32.model("v1.0"), config, weights, [], unwritable)
+    assert isinstance(loaded, int8.OnnxDecoder)

@@ -48,6 +48,7 @@ from worker.core.errors import SettingsError
 Env = Mapping[str, str]
 YES, NO = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")  # worker/model/precision.py resolves them
 FLAGS = ("KOKORO_SKIP_WARMUP", "KOKORO_STREAM", "KOKORO_BATCH_VOICES", "KOKORO_COMPILE")
 DEFAULT_MAX_CHARS = 10_000
 
@@ -144,8 +145,9 @@ def device(env: Env | None = None) -> str:
 def precision(env: Env | None = None) -> str:
     """The model's precision setting (worker/model/precision.py resolves `auto` per device)."""
     raw = _env(env).get("KOKORO_PRECISION", "").strip().lower() or "auto"
-    if raw not in ("auto", "fp32", "bf16", "int8"):
-        raise SettingsError(f"KOKORO_PRECISION={_shown(raw)} is not a precision: use auto, fp32, bf16 or int8.")
+    if raw not in PRECISIONS:
+        raise SettingsError(f"KOKORO_PRECISION={_shown(raw)} is not a precision: "
+                            f"use {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}.")
     return raw
 
 

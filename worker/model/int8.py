@@ -58,16 +58,17 @@ class OnnxDecoder(torch.nn.Module):
 def decoder(kmodel, config: str, weights: str, packs: list[torch.Tensor], home: Path) -> OnnxDecoder:
     """The int8 decoder for these weights: loaded from `home`, or built there first (from the
     loaded fp32 `kmodel`, whose decoder inputs on CALIBRATION read by the voice `packs` calibrate it)."""
-    path = _path(weights, home)
-    if not path.exists():
+    for folder in (home, Path(tempfile.gettempdir()) / "kokoro-int8"):  # the temp folder: a read-only cache
+        path = _path(weights, folder)
+        if path.exists():
+            break
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             _build(kmodel, config, weights, packs, path)
-        except OSError:  # a read-only cache (a baked image): the temp folder instead
-            path = _path(weights, Path(tempfile.gettempdir()) / "kokoro-int8")
-            if not path.exists():
-                path.parent.mkdir(parents=True, exist_ok=True)
-                _build(kmodel, config, weights, packs, path)
+            break
+        except OSError:
+            if folder != home:
+                raise
     return OnnxDecoder(path, torch.get_num_threads())
 
 
@@ -87,21 +88,21 @@ def _build(kmodel, config: str, weights: str, packs: list[torch.Tensor], path: P
 
     from worker.model.precision import fold_weight_norm
 
-    started = time.perf_counter()
-    samples = _decoder_inputs(kmodel, packs)
-    # The STFT as convolutions (kokoro's export option): the same numbers, and ONNX has no iSTFT.
-    exportable = KModel(repo_id=kmodel.repo_id, config=config, model=weights, disable_complex=True).eval()
-    fold_weight_norm(exportable)
-
     class Reader(CalibrationDataReader):
-        def __init__(self):
-            self.rows = iter(samples)
+        def __init__(self, rows: list[list[torch.Tensor]]):
+            self.rows = iter(rows)
 
         def get_next(self):
             row = next(self.rows, None)
             return None if row is None else {n: t.numpy() for n, t in zip(INPUTS, row)}
 
+    started = time.perf_counter()
+    # The scratch folder first: a read-only folder fails here, before any work.
     with tempfile.TemporaryDirectory(dir=path.parent) as scratch, _quiet():
+        samples = _decoder_inputs(kmodel, packs)
+        # The STFT as convolutions (kokoro's export option): the same numbers, and ONNX has no iSTFT.
+        exportable = KModel(repo_id=kmodel.repo_id, config=config, model=weights, disable_complex=True).eval()
+        fold_weight_norm(exportable)
         fp32 = Path(scratch) / "decoder.onnx"
         with torch.no_grad():
             torch.onnx.export(exportable.decoder, tuple(samples[0]), str(fp32), opset_version=17, dynamo=False,
@@ -109,7 +110,7 @@ def _build(kmodel, config: str, weights: str, packs: list[torch.Tensor], path: P
                               dynamic_axes={"asr": {2: "frames"}, "f0": {1: "frames2"}, "n": {1: "frames2"},
                                             "audio": {2: "samples"}})
         int8 = Path(scratch) / "decoder.int8.onnx"
-        quantize_static(str(fp32), str(int8), Reader(), quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
+        quantize_static(str(fp32), str(int8), Reader(samples), quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
                         per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
                         nodes_to_exclude=["/generator/Conv", "/generator/Conv_1", "/generator/conv_post/Conv"])
         os.replace(int8, path)  # whole or not at all: a concurrent builder's file is as good
@@ -135,7 +136,7 @@ def _decoder_inputs(kmodel, packs: list[torch.Tensor]) -> list[list[torch.Tensor
     """What kokoro's decoder is called with when `kmodel` reads CALIBRATION in the voices of `packs`."""
     seen: list[list[torch.Tensor]] = []
     hook = kmodel.decoder.register_forward_pre_hook(
-        lambda module, args: seen.append([a.detach().float().cpu().clone() for a in args]))
+        lambda module, args: seen.append([a.detach().float().cpu() for a in args]))
     try:
         with torch.inference_mode():
             for i, phonemes in enumerate(CALIBRATION):

@@ -27,7 +27,6 @@ import torch
 
 from worker.core.errors import SettingsError
 
-PRECISIONS = ("auto", "fp32", "bf16", "int8")
 _NATIVE_BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
 
 

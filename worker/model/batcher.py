@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ class Batcher:
         self._jobs = 0
         self._thread: threading.Thread | None = None
         self._pid = 0  # the process that started the thread: a forked child (ZeroGPU) starts its own
-        self.sizes: list[int] = []  # each batch's size, newest last (kept short): for tests and logs
+        self.sizes: deque[int] = deque(maxlen=100)  # the latest batches' sizes: for tests and the bench
 
     @contextlib.contextmanager
     def job(self) -> Iterator[None]:
@@ -102,7 +103,7 @@ class Batcher:
     def _loop(self) -> None:
         while True:
             batch = self._next_batch()
-            self.sizes = [*self.sizes[-99:], len(batch)]
+            self.sizes.append(len(batch))
             started = time.perf_counter()
             try:
                 results = self._run(batch[0].key, [w.item for w in batch])

@@ -32,6 +32,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REPO = Path(__file__).resolve().parent.parent
 
 _ISOLATED_PREFIXES = ("RUNPOD_", "KOKORO_", "GRADIO_")
+# The suite runs the model eager: with KOKORO_COMPILE=auto every engine (every worker and studio
+# subprocess too) on a bf16 CPU would compile in the background, a core for 30-90 s each.
+# test_precision.py tests auto itself; test_real_weights.py hears the compiled model.
+_TEST_SETTINGS = {"KOKORO_COMPILE": "off"}
 
 # `-m "not slow"` is the quick loop (README, Tests): a test is slow when it starts a process (a
 # worker, a studio, a browser, the SDK's local API), runs the real weights or speaks a long text.
@@ -54,6 +58,8 @@ def _isolated_env(monkeypatch, tmp_path):
     for name in list(os.environ):
         if name.startswith(_ISOLATED_PREFIXES) and name != "KOKORO_TEST_HF_HOME":
             monkeypatch.delenv(name)
+    for name, value in _TEST_SETTINGS.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
 
 
@@ -161,7 +167,7 @@ def local_studio(standin_hf_home, votes_db):
 def worker_env(**extra: str) -> dict[str, str]:
     """Environment for a worker subprocess: the stand-in cache, offline, our code importable."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_ISOLATED_PREFIXES)}
-    env.update(HF_HOME=str(HF_HOME), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    env.update(HF_HOME=str(HF_HOME), HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", **_TEST_SETTINGS)
     env.update(extra)
     return env
 

@@ -65,17 +65,17 @@ def test_a_copy_must_come_from_a_real_pack(tmp_path):
 
 
 @pytest.mark.long  # the first compile takes 1-2 minutes on a 2-core CPU (cached on disk after)
-def test_the_compiled_generator_says_the_same_words_in_the_same_time(real_engine, real_hf_home, recogniser):
+def test_the_compiled_decoder_says_the_same_words_in_the_same_time(real_engine, real_hf_home, recogniser):
     """KOKORO_COMPILE: what the recogniser hears and every chunk's length are those of the eager model."""
     from tests.realspeech.hearing import assert_heard
     from tests.realspeech.texts import EN_SHORT, JA_SHORT
     from worker.model.engine import Engine
 
-    precision = "fp32" if real_engine.precision == "int8" else real_engine.precision  # int8: no torch generator
+    precision = "fp32" if real_engine.precision == "int8" else real_engine.precision  # int8: no torch decoder
     eager = Engine(cache_dir=real_hf_home / "hub", precision=precision)
-    compiled = Engine(cache_dir=real_hf_home / "hub", precision=precision, compile=True)
-    assert compiled.model("v1.0").decoder.generator is not eager.model("v1.0").decoder.generator
-    assert type(compiled.model("v1.0").decoder.generator).__name__ == "OptimizedModule"  # it did compile
+    compiled = Engine(cache_dir=real_hf_home / "hub", precision=precision, compile="on")
+    assert compiled.model("v1.0").decoder is not eager.model("v1.0").decoder
+    assert type(compiled.model("v1.0").decoder).__name__ == "OptimizedModule"  # it did compile
     for text, voice, language, heard_as in ((EN_SHORT, "af_heart", "en-us", "en"), (JA_SHORT, "jf_nezumi", "ja", "ja")):
         request = parse_request({"text": text, "voice": voice, "language": language}, real_engine.catalog)
         eager_run, fast = eager.synthesize(request), compiled.synthesize(request)

@@ -17,7 +17,8 @@ called, so a process (or a test) that changes a variable sees the change; they p
 | KOKORO_MAX_RESULT_MB | 15 | a number ≥ 0: the largest job output the handler returns (RunPod refuses ~20 MB) |
 | KOKORO_PRECISION | auto | auto, fp32, bf16, int8 (worker/model/precision.py) |
 | KOKORO_BATCH_JOBS | auto: on for a CUDA device, off on a CPU | auto, on or off (worker/model/batcher.py) |
-| KOKORO_SKIP_WARMUP, KOKORO_STREAM, KOKORO_BATCH_VOICES, KOKORO_COMPILE | off | 1/true/yes/on or 0/false/no/off |
+| KOKORO_COMPILE | auto: on for bf16 on a CPU, off elsewhere | auto, on or off (worker/model/precision.py) |
+| KOKORO_SKIP_WARMUP, KOKORO_STREAM, KOKORO_BATCH_VOICES | off | 1/true/yes/on or 0/false/no/off |
 | KOKORO_BACKEND (studio) | runpod if RUNPOD_ENDPOINT_ID is set, else local | runpod, local |
 | RUNPOD_ENDPOINT_ID, RUNPOD_API_KEY, RUNPOD_API_BASE (studio) | unset; api.runpod.ai/v2 | text |
 | KOKORO_CATALOG | voices.yaml | a catalog file |
@@ -49,7 +50,7 @@ Env = Mapping[str, str]
 YES, NO = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 PRECISIONS = ("auto", "fp32", "bf16", "int8")  # worker/model/precision.py resolves them
-FLAGS = ("KOKORO_SKIP_WARMUP", "KOKORO_STREAM", "KOKORO_BATCH_VOICES", "KOKORO_COMPILE")
+FLAGS = ("KOKORO_SKIP_WARMUP", "KOKORO_STREAM", "KOKORO_BATCH_VOICES")
 DEFAULT_MAX_CHARS = 10_000
 
 
@@ -151,15 +152,26 @@ def precision(env: Env | None = None) -> str:
     return raw
 
 
-def batch_jobs(env: Env | None = None) -> str:
-    """Whether concurrent jobs' chunks share forward passes: 'auto', 'on' or 'off' (the engine
-    resolves auto per device)."""
-    raw = _env(env).get("KOKORO_BATCH_JOBS", "").strip().lower() or "auto"
+def auto_switch(name: str, env: Env | None = None) -> str:
+    """'auto' (unset too), 'on' (any switch-on word) or 'off' (any switch-off word)."""
+    raw = _env(env).get(name, "").strip().lower() or "auto"
     if raw == "auto":
         return raw
     if raw not in YES | NO:
-        raise SettingsError(f"KOKORO_BATCH_JOBS={_shown(raw)} is not a choice: use auto, on or off.")
+        raise SettingsError(f"{name}={_shown(raw)} is not a choice: use auto, on or off.")
     return "on" if raw in YES else "off"
+
+
+def batch_jobs(env: Env | None = None) -> str:
+    """Whether concurrent jobs' chunks share forward passes: 'auto', 'on' or 'off' (the engine
+    resolves auto per device)."""
+    return auto_switch("KOKORO_BATCH_JOBS", env)
+
+
+def compile_mode(env: Env | None = None) -> str:
+    """Whether the decoder's generator runs through torch.compile: 'auto', 'on' or 'off' (the
+    engine resolves auto per device and precision)."""
+    return auto_switch("KOKORO_COMPILE", env)
 
 
 def models(known: list[str], env: Env | None = None) -> list[str]:

@@ -27,6 +27,7 @@ def check_all(known_models: list[str], env: Env | None = None, engine: bool = Tr
     settings.models(known_models, env)
     settings.concurrency(env)
     settings.batch_jobs(env)
+    settings.compile_mode(env)
     settings.max_text_chars(env)
     settings.megabytes("KOKORO_CLIP_CACHE_MB", 256, env)
     settings.megabytes("KOKORO_SERVED_MB", 512, env)

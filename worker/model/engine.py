@@ -55,7 +55,7 @@ class Engine(Weights):
 
     def __init__(self, catalog: Catalog | None = None, device: str | None = None,
                  cache_dir: str | os.PathLike | None = None, precision: str | None = None,
-                 pronunciations: dict[str, dict[str, str]] | None = None, compile: bool | None = None,
+                 pronunciations: dict[str, dict[str, str]] | None = None, compile: str | None = None,
                  batch_jobs: str | None = None):
         super().__init__(catalog, device, cache_dir, precision, compile)
         # {language: {word: phonemes}}: KOKORO_LEXICON unless given (worker/text/lexicon.py)
@@ -63,6 +63,9 @@ class Engine(Weights):
         # KOKORO_BATCH_JOBS: concurrent jobs' chunks share forward passes (worker/model/batcher.py)
         batches = batcher.wanted(batch_jobs or settings.batch_jobs(), self.device)
         self.batcher = batcher.Batcher(self._speak_together, limit=BATCH_MAX) if batches else None
+        if self.compile == "auto":  # where it pays, without delaying start-up; not with batching, whose
+            # every new batch size would compile again
+            self.compile = "background" if fp.compile_pays(self.precision, self.device) and not batches else "off"
 
     def phonemizer(self, request: SynthesisRequest) -> g2p.G2P:
         """The request's G2P, fed text reshaped so nothing is cut (normalize.for_g2p); a G2P

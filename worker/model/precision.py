@@ -10,6 +10,10 @@
   CPU, emulated bf16 took 20-25x as long as fp32. Under bf16 the LSTMs stay in fp32 (`lstms_in_fp32`):
   they carry the duration predictor, so timing stays that of fp32, and oneDNN has no bf16 LSTM on
   CPUs without native bf16 (the path can then still be tested there, slowly).
+- KOKORO_COMPILE=auto|on|off: the decoder through torch.compile (`compile_decoder`). `auto`
+  compiles where it pays (bf16 on a CPU), in the background: the model serves eager until the
+  compiled decoder is ready. `on` compiles at load, before the first job, on any precision
+  but int8.
 - Threads: torch's intra-op pool defaults to the physical cores; with KOKORO_CONCURRENCY jobs at
   once the worker gives each its share (`threads_per_job`), so jobs do not fight over cores.
 """
@@ -17,15 +21,21 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import importlib.util
+import logging
 import os
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
 from worker.core.errors import SettingsError
+
+log = logging.getLogger("kokoro.precision")
 
 _NATIVE_BF16_FLAGS = {"avx512_bf16", "amx_bf16"}
 
@@ -117,24 +127,62 @@ def autocast(precision: str, device: str) -> Iterator[None]:
         yield
 
 
-def compile_generator(kmodel: torch.nn.Module, device: str, precision: str, phonemes: str,
-                      style: torch.Tensor) -> bool:
-    """KOKORO_COMPILE: the decoder's generator (~90 % of a chunk's time) through torch.compile, whose
-    fused kernels skip most of the elementwise passes (snake activations, AdaIN, bf16 casts) between
-    its convolutions. Compiled once here, for every length (dynamic shapes), by a trial forward; where
-    that fails (no C++ compiler, an unsupported device) the generator stays as it was. The durations
-    are not touched (the predictor is not compiled). Measured on a 2-core avx512_bf16 VM, the whole
-    engine: 0.85× the time in bf16, 0.94× in fp32 (bench/peer.py); the generator alone 0.72× and 0.84×.
-    The first compile takes 1-2 minutes (inductor caches it on disk)."""
-    eager = kmodel.decoder.generator
-    kmodel.decoder.generator = torch.compile(eager, dynamic=True)
+def compile_pays(precision: str, device: str) -> bool:
+    """What KOKORO_COMPILE=auto means: on for bf16 on a CPU, where compiling took the whole engine
+    from 0.75x to 0.61x kokoro-onnx's time (bench/peer.py, 2-core avx512_bf16 VM, 4 rounds); off for
+    fp32 (0.93x eager, not worth a compile), int8 (its decoder is ONNX Runtime's) and GPUs (not
+    measured)."""
+    return precision == "bf16" and device == "cpu"
+
+
+def _trial(kmodel: torch.nn.Module, decoder: torch.nn.Module, device: str, precision: str,
+           style: torch.Tensor) -> None:
+    """Forward passes of two lengths through `decoder`, on a shallow copy of the model that shares
+    every weight and module but the decoder, so jobs on `kmodel` run on meanwhile. Two lengths: a
+    dynamic-shape graph is then settled before any job meets it."""
+    trial = copy.copy(kmodel)
+    trial._modules = {**trial._modules, "decoder": decoder}
+    with torch.inference_mode(), autocast(precision, device):
+        for phonemes in _TRIAL_PHONEMES:
+            trial(phonemes, style, 1.0)
+
+
+_TRIAL_PHONEMES = ("hˈɛlO", "ðə kwˈɪk bɹˈWn fˈɑks ʤˈʌmps ˌOvəɹ ðə lˈAzi dˈɔɡ.")
+
+
+def compile_decoder(kmodel: torch.nn.Module, device: str, precision: str, style: torch.Tensor) -> bool:
+    """KOKORO_COMPILE: the decoder (everything after the durations, ~90 % of a chunk's time) through
+    torch.compile, whose fused kernels skip most of the elementwise passes (snake activations,
+    AdaIN, bf16 casts) between its convolutions; the convolutions (oneDNN's) are then ~80 % of its
+    time. Compiled for every length (dynamic shapes) by trial forwards, then swapped in (one
+    attribute: a job mid-chunk finishes on the eager one); where that fails (no C++ compiler, an
+    unsupported device) the decoder stays as it was. The durations are not touched (the predictor is
+    not compiled). Measured on a 2-core avx512_bf16 VM: the decoder 0.69x its eager time in bf16;
+    inductor's freezing was slower (0.8x). The first compile takes 1-2 minutes; inductor caches it on
+    disk (its default folder, /tmp/torchinductor_<user>), and a cached one takes ~30 s."""
+    compiled = torch.compile(kmodel.decoder, dynamic=True)
     try:
-        with torch.inference_mode(), autocast(precision, device):
-            kmodel(phonemes, style, 1.0)
-        return True
+        _trial(kmodel, compiled, device, precision, style)
     except Exception:  # noqa: BLE001 (inductor's errors have no common base; eager is always right)
-        kmodel.decoder.generator = eager
+        log.info("The decoder stays eager: torch.compile failed here", exc_info=log.isEnabledFor(logging.DEBUG))
         return False
+    kmodel.decoder = compiled
+    return True
+
+
+def compile_in_background(kmodel: torch.nn.Module, device: str, precision: str, style: torch.Tensor,
+                          name: str) -> threading.Thread:
+    """compile_decoder on a daemon thread: the model serves eager at once and compiled from the
+    moment the compile is done, so a start-up (the studio's, the worker's) does not wait for it."""
+    def run() -> None:
+        started = time.perf_counter()
+        if compile_decoder(kmodel, device, precision, style):
+            log.info("Kokoro %s: the compiled decoder took over after %.0f s (KOKORO_COMPILE)", name,
+                     time.perf_counter() - started)
+
+    thread = threading.Thread(target=run, name=f"kokoro-compile-{name}", daemon=True)
+    thread.start()
+    return thread
 
 
 def threads_per_job(concurrency: int, cores: int | None = None) -> int:

@@ -3,7 +3,7 @@
 Models and voice packs load through huggingface_hub's standard cache (so a baked image or
 HF_HUB_OFFLINE=1 works unchanged), each once, whatever the number of threads asking; both models
 may be resident. A model is loaded in the form this machine runs fastest (worker/model/precision.py:
-weight norm folded; bf16 LSTMs kept fp32; the int8 decoder; the compiled generator).
+weight norm folded; bf16 LSTMs kept fp32; the int8 decoder; the compiled decoder).
 """
 
 from __future__ import annotations
@@ -36,13 +36,15 @@ class Weights:
 
     def __init__(self, catalog: Catalog | None = None, device: str | None = None,
                  cache_dir: str | os.PathLike | None = None, precision: str | None = None,
-                 compile: bool | None = None):
+                 compile: str | None = None):
         self.catalog = catalog or default_catalog()
         self.device = device or settings.device()
         # fp32, bf16 or int8 (KOKORO_PRECISION; `auto` picks by the hardware: worker/model/precision.py).
         self.precision = fp.resolve(precision or settings.precision(), self.device)
         self.cache_dir = cache_dir  # a hub cache folder; None: huggingface_hub's own ($HF_HOME/hub)
-        self.compile = settings.env_flag("KOKORO_COMPILE") if compile is None else compile
+        # KOKORO_COMPILE: on (at load), off, or auto (worker/model/precision.py; Engine resolves it)
+        self.compile = compile or settings.compile_mode()
+        self._compiling: dict[str, threading.Thread] = {}
         self._models: dict[str, torch.nn.Module] = {}
         self._packs: dict[str, torch.Tensor] = {}
         self._load_lock = threading.Lock()
@@ -98,13 +100,23 @@ class Weights:
                 if self.precision == "int8":  # the decoder in ONNX Runtime, int8 (worker/model/int8.py)
                     kmodel.decoder = int8.decoder(kmodel, config, weights, self._calibration_packs(name),
                                                   hub.beside_cache("kokoro-int8", self.cache_dir))
-                compiled = self.compile and self.precision != "int8" and fp.compile_generator(
-                    kmodel, self.device, self.precision, "hˈɛlO", self._first_pack(name)[4])
+                compiled = ""
+                if self.compile == "on" and self.precision != "int8":
+                    ok = fp.compile_decoder(kmodel, self.device, self.precision, self._first_pack(name)[4])
+                    compiled = ", compiled" if ok else ", not compiled"
+                elif self.compile == "background":
+                    self._compiling[name] = fp.compile_in_background(
+                        kmodel, self.device, self.precision, self._first_pack(name)[4], name)
+                    compiled = ", compiling in the background"
                 self._models[name] = kmodel
                 log.info("Loaded %s on %s (%s%s, %d weight-normed layers folded) in %.1f s", what, self.device,
-                         self.precision, ", compiled" if compiled else ", not compiled" if self.compile else "",
-                         folded, time.perf_counter() - started)
+                         self.precision, compiled, folded, time.perf_counter() - started)
         return self._models[name]
+
+    def wait_for_compile(self, timeout: float | None = None) -> None:
+        """Returns when the background compiles (KOKORO_COMPILE=auto) are over: for benchmarks and tests."""
+        for thread in list(self._compiling.values()):
+            thread.join(timeout)
 
     def _pack(self, voice_id: str) -> torch.Tensor:
         if voice_id in self._packs:

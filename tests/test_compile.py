@@ -1,0 +1,76 @@
+"""KOKORO_COMPILE: auto compiles where it pays, in the background, without changing what is heard;
+a failing compile leaves the eager model serving. (Real speech through the compiled model:
+tests/test_real_weights.py.)"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from worker.core import settings
+from worker.core.errors import SettingsError
+from worker.model import precision as fp
+from worker.model.engine import Engine
+from worker.service.request import parse_request
+
+
+def _compiled(decoder: torch.nn.Module) -> bool:
+    return type(decoder).__name__ == "OptimizedModule"
+
+
+@pytest.mark.parametrize("precision, device, batch_jobs, expected", [
+    ("bf16", "cpu", "off", "background"), ("fp32", "cpu", "off", "off"), ("int8", "cpu", "off", "off"),
+    ("bf16", "cpu", "on", "off"),  # batching: every new batch size would compile again
+])
+def test_auto_compiles_only_where_it_pays(catalog, monkeypatch, precision, device, batch_jobs, expected):
+    monkeypatch.setattr(fp, "resolve", lambda setting, device, flags=None, onnx=None: precision)
+    engine = Engine(catalog, device=device, compile="auto", batch_jobs=batch_jobs)
+    assert engine.compile == expected
+    assert not fp.compile_pays("bf16", "cuda") and fp.compile_pays("bf16", "cpu")
+
+
+def test_the_setting_takes_auto_on_off_and_refuses_the_rest():
+    assert [settings.compile_mode({"KOKORO_COMPILE": v}) for v in ("", "AUTO", "true", "1", "no", "off")] == \
+        ["auto", "auto", "on", "on", "off", "off"]
+    with pytest.raises(SettingsError, match=r"^KOKORO_COMPILE='fast' is not a choice: use auto, on or off\.$"):
+        settings.compile_mode({"KOKORO_COMPILE": "fast"})
+
+
+@pytest.mark.slow  # a compile: about a minute on 2 cores with inductor's cache, two without
+def test_auto_serves_at_once_and_the_compiled_decoder_takes_over(engine, catalog, monkeypatch, caplog,
+                                                                  fixed_source):
+    # fp32 here (bf16 is only native on some CI CPUs): what is tested is the background swap.
+    monkeypatch.setattr(fp, "compile_pays", lambda precision, device: True)
+    eager = Engine(catalog, cache_dir=engine.cache_dir, precision="fp32", compile="off")
+    auto = Engine(catalog, cache_dir=engine.cache_dir, precision="fp32", compile="auto")
+    request = parse_request({"text": "Hello there, this is a test of the compiled model.", "voice": "af_heart",
+                             "language": "en-us"}, catalog)
+    with caplog.at_level(logging.INFO, logger="kokoro"):
+        assert not _compiled(auto.model("v1.0").decoder)  # no wait for the compile
+        while_compiling = auto.synthesize(request)  # served eager meanwhile
+        auto.wait_for_compile(timeout=600)
+    assert _compiled(auto.model("v1.0").decoder)
+    assert "the compiled decoder took over" in caplog.text
+    alone, compiled = eager.synthesize(request), auto.synthesize(request)
+    np.testing.assert_array_equal(while_compiling.audio, alone.audio)
+    assert len(compiled.audio) == len(alone.audio)  # the same durations: the predictor is not compiled
+    assert [c.duration_s for c in compiled.result.chunks] == [c.duration_s for c in alone.result.chunks]
+    level = np.sqrt(np.mean(alone.audio ** 2))
+    assert np.sqrt(np.mean((compiled.audio - alone.audio) ** 2)) < 0.01 * level  # float reordering only
+
+
+def test_a_failing_compile_leaves_the_eager_model_serving(engine, catalog, monkeypatch):
+    def broken(module, **kwargs):
+        def fail(*args, **kw):
+            raise RuntimeError("no C++ compiler")
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken)
+    on = Engine(catalog, cache_dir=engine.cache_dir, precision="fp32", compile="on")
+    decoder = on.model("v1.0").decoder
+    assert isinstance(decoder, torch.nn.Module) and not _compiled(decoder)
+    request = parse_request({"text": "Still speaking.", "voice": "af_heart"}, catalog)
+    assert on.synthesize(request).result.duration_s > 0.3

@@ -1,4 +1,5 @@
-"""Voice ratings from pairwise votes: Bradley-Terry with a prior, bootstrap intervals, on an Elo scale.
+"""Voice ratings from pairwise votes: a Bayesian Bradley-Terry model, intervals from its posterior,
+on an Elo scale.
 
 Each voice has a strength θ; P(i beats j) = σ(θi − θj). A tie counts as half a win each way,
 and so does "both bad" (neither voice was preferred). A Gaussian prior θ ~ N(0, PRIOR_SD²) keeps
@@ -6,11 +7,14 @@ ratings finite while votes are few (an unbeaten voice with maximum likelihood al
 infinitely strong). The estimate is the posterior mode (Newton's method on the whole model at
 once, so the order of the votes does not matter, unlike online Elo).
 
-Uncertainty as TTS Arena and Chatbot Arena compute it: the votes are resampled with replacement
-BOOTSTRAP_ROUNDS times and refitted; a voice's 95 % interval is the 2.5th to 97.5th percentile of
-its rating over the resamples. Voices rank by the interval's lower bound, so a voice needs
-consistent wins, not one lucky vote, to reach the top; below VOTE_FLOOR votes it is marked
-preliminary. Shown as 1000 + 400·log10(odds): 100 points ≈ 64 % to win.
+Intervals come from the posterior itself (Laplace's approximation: a Gaussian at the mode whose
+covariance is the inverse of the log posterior's curvature, prior included), not from resampling
+the votes. A bootstrap cannot see uncertainty that the resamples do not vary: one tie resampled is
+always that tie, so it gave a zero-width interval and ranked level with a voice that won its only
+vote. Here one vote leaves the interval nearly as wide as the prior (about ±340 points) and every
+vote narrows it. Voices rank by the interval's lower bound, so a voice needs consistent wins, not
+one lucky vote, to reach the top; below VOTE_FLOOR votes it is marked preliminary. Shown as
+1000 + 400·log10(odds): 100 points ≈ 64 % to win.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ OUTCOMES = ("a", "b", "tie", "bad")  # A won, B won, a tie, both bad
 PRIOR_SD = 1.0  # in log-odds: a voice's strength is a priori within ±2 (≈ ±350 points) of average
 BASE = 1000.0
 SCALE = 400.0 / math.log(10.0)  # log-odds → Elo points
-BOOTSTRAP_ROUNDS = 200
+Z95 = 1.959964  # the normal distribution's two-sided 95 % point
 VOTE_FLOOR = 10  # fewer votes than this and a voice's place is "preliminary"
 
 
@@ -33,7 +37,7 @@ VOTE_FLOOR = 10  # fewer votes than this and a voice's place is "preliminary"
 class Rating:
     voice: str
     rating: float  # Elo-like points around BASE
-    low: float  # the bootstrap 95 % interval, in points
+    low: float  # the posterior's 95 % interval, in points
     high: float
     votes: int
     wins: int
@@ -52,10 +56,9 @@ def _score(outcome: str) -> float:
     return {"a": 1.0, "b": 0.0}.get(outcome, 0.5)
 
 
-def rate(votes: Iterable[tuple[str, str, str]], prior_sd: float = PRIOR_SD,
-         rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> list[Rating]:
+def rate(votes: Iterable[tuple[str, str, str]], prior_sd: float = PRIOR_SD) -> list[Rating]:
     """Ratings for every voice in `votes` (voice_a, voice_b, outcome), ranked by the lower bound
-    of their interval (then rating). `seed` fixes the resamples: one set of votes, one table."""
+    of their interval (then rating, then name): one set of votes, one table."""
     games = [(a, b, _score(o)) for a, b, o in votes if a != b]
     voices = sorted({v for a, b, _ in games for v in (a, b)})
     if not voices:
@@ -66,21 +69,26 @@ def rate(votes: Iterable[tuple[str, str, str]], prior_sd: float = PRIOR_SD,
     score = np.array([s for _, _, s in games])
     precision = 1.0 / prior_sd**2
     theta = _fit(np.zeros(len(voices)), ia, ib, score, precision)
-    rng = np.random.default_rng(seed)
-    samples = np.empty((rounds, len(voices)))
-    for k in range(rounds):
-        pick = rng.integers(0, len(games), len(games))
-        samples[k] = _fit(theta.copy(), ia[pick], ib[pick], score[pick], precision)
-    low, high = np.percentile(samples, [2.5, 97.5], axis=0) if rounds else (theta, theta)
+    sd = _posterior_sd(theta, ia, ib, precision)
     ratings = []
     for voice, i in index.items():
         as_a, as_b = score[ia == i], score[ib == i]
         wins = int((as_a == 1).sum() + (as_b == 0).sum())
         losses = int((as_a == 0).sum() + (as_b == 1).sum())
         ties = int((as_a == 0.5).sum() + (as_b == 0.5).sum())
-        ratings.append(Rating(voice, _points(theta[i]), _points(low[i]), _points(high[i]),
-                              wins + losses + ties, wins, losses, ties))
+        ratings.append(Rating(voice, _points(theta[i]), _points(theta[i] - Z95 * sd[i]),
+                              _points(theta[i] + Z95 * sd[i]), wins + losses + ties, wins, losses, ties))
     return sorted(ratings, key=lambda r: (-r.low, -r.rating, r.voice))
+
+
+def _posterior_sd(theta, ia, ib, precision: float):
+    """Each voice's posterior standard deviation (log-odds) around the average voice: the Laplace
+    covariance, centred as the ratings are (only differences are observed)."""
+    _, hess = _curvature(theta, ia, ib, precision)
+    n = len(theta)
+    centre = np.eye(n) - 1.0 / n
+    cov = centre @ np.linalg.inv(hess) @ centre
+    return np.sqrt(np.clip(np.diag(cov), 0.0, None))
 
 
 def _points(theta: float) -> float:

@@ -44,7 +44,7 @@ def standings(store: VoteStore, language: str, catalog: Catalog) -> tuple[pd.Dat
         summary = (f"**{len(votes)} vote{'s' if len(votes) != 1 else ''}** for {name} over "
                    f"{len(ratings)} voices{by}. "
                    "Ratings are Bradley-Terry estimates (1000 = average, +100 ≈ 64 % to win) with "
-                   "bootstrap 95 % intervals; voices rank by the interval's lower bound, and a voice with "
+                   "95 % posterior intervals (wide while votes are few); voices rank by the interval's lower bound, and a voice with "
                    f"fewer than {VOTE_FLOOR} votes is marked preliminary.")
     return board, chart, summary
 

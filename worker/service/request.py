@@ -146,7 +146,7 @@ def parse_request(raw: object, catalog: Catalog) -> SynthesisRequest:
         raise InputError(f"'language' must be a string such as \"en-us\", not {_type_name(lang_raw)}.")
     language = catalog.language_code(lang_raw)
     if language is None:
-        raise InputError(f"Unknown language '{lang_raw}'; use one of {', '.join(catalog.languages)}.")
+        raise InputError(f"Unknown language '{snippet(lang_raw)}'; use one of {', '.join(catalog.languages)}.")
     model = catalog.models[voices[0][0].model]
     if language not in model.languages:
         raise InputError(f"Voice {voices[0][0].id} belongs to Kokoro {voices[0][0].model}, which "
@@ -166,7 +166,7 @@ def parse_request(raw: object, catalog: Catalog) -> SynthesisRequest:
     fmt = raw.get("format", "wav")
     if not isinstance(fmt, str) or fmt.strip().lower() not in FORMATS:
         shown = fmt if isinstance(fmt, str) else _type_name(fmt)
-        raise InputError(f"Unknown format '{shown}'; use one of {', '.join(FORMATS)}.")
+        raise InputError(f"Unknown format '{snippet(shown)}'; use one of {', '.join(FORMATS)}.")
 
     timestamps = raw.get("timestamps", False)
     if not isinstance(timestamps, bool):
@@ -174,7 +174,7 @@ def parse_request(raw: object, catalog: Catalog) -> SynthesisRequest:
     captions = raw.get("captions")
     if captions is not None and (not isinstance(captions, str) or captions.strip().lower() not in CAPTIONS):
         shown = captions if isinstance(captions, str) else _type_name(captions)
-        raise InputError(f"Unknown captions '{shown}'; use \"srt\" or \"vtt\" (or leave it out).")
+        raise InputError(f"Unknown captions '{snippet(shown)}'; use \"srt\" or \"vtt\" (or leave it out).")
     delivery = raw.get("delivery", "auto")
     if not isinstance(delivery, str) or delivery.strip().lower() not in DELIVERIES:
         shown = delivery if isinstance(delivery, str) else _type_name(delivery)

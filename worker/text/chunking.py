@@ -22,7 +22,7 @@ from worker.sound import timing
 from worker.text import markup
 from worker.text.markup import Script
 
-MAX_PHONEMES = 510  # KModel's context is 512 tokens, two of them the start/end pads
+MAX_PHONEMES = markup.MAX_PHONEMES  # KModel's context is 512 tokens, two of them the start/end pads
 # Sentences share a chunk (split_sentences=false) only up to this many phonemes. Kokoro reads
 # longer utterances faster: measured on the real weights, 2.46 frames per phoneme for one
 # sentence (60-100 phonemes), 2.42 at 200-300, 2.23 at 400-510 (English, jf_alpha; jm_kumo and

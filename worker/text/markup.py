@@ -21,13 +21,15 @@ from dataclasses import dataclass
 from worker.core.errors import InputError, snippet
 
 MAX_PAUSE_S = 10.0
+MAX_PHONEMES = 510  # the model's context (worker/text/chunking.py); a pronounced word is never cut
 MAX_TOTAL_PAUSE_S = 60.0  # 800 ten-second pauses fit in a 10,000-character text: 2 h of silence
 _FIRST = 0xE000  # placeholders: the private-use area, which no G2P reads and no user types
 _PRIVATE = re.compile("[\ue000-\uf8ff]")
 _PAUSE = re.compile(r"\[pause:\s*(\d+(?:\.\d+)?)\s*(s|ms)\s*\]", re.IGNORECASE)
 _PAUSE_LIKE = re.compile(r"\[\s*pause\b[^\]\n]{0,40}\]?", re.IGNORECASE)
 _SAY = re.compile(r"\[([^\[\]\n]+)\]\(/([^/()\n]+)/\)")
-_SAY_LIKE = re.compile(r"\[[^\[\]\n]*\]\(/?[^)\n]{0,60}\)?")
+# A line break inside the brackets is a mistake to report, not text to read as brackets.
+_SAY_LIKE = re.compile(r"\[[^\[\]]*\]\(/?[^)\n]{0,60}\)?")
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,17 @@ def _pause_seconds(match: re.Match) -> float:
     return value
 
 
-def _check_leftovers(text: str) -> None:
-    """What still looks like markup once the valid markup is gone is a mistake to report."""
+def _check_leftovers(text: str, said: list[tuple[str, str]]) -> None:
+    """What still looks like markup once the valid markup is gone is a mistake to report, quoted
+    as the user wrote it (the pronounced words inside it put back)."""
+    def written(held: str) -> str:
+        return _PRIVATE.sub(lambda m: "[{}](/{}/)".format(*said[ord(m.group()) - _FIRST]), held)
+
     if bad := _PAUSE_LIKE.search(text):
-        raise InputError(f"\"{snippet(bad.group())}\" is not a pause; write it as [pause:1.5s] or "
+        raise InputError(f"\"{snippet(written(bad.group()))}\" is not a pause; write it as [pause:1.5s] or "
                          f"[pause:500ms] (at most {MAX_PAUSE_S:g} s).")
     if bad := _SAY_LIKE.search(text):
-        raise InputError(f"\"{snippet(bad.group())}\" is not a pronunciation; write it as "
+        raise InputError(f"\"{snippet(written(bad.group()))}\" is not a pronunciation; write it as "
                          "[word](/phonemes/), e.g. [Kokoro](/kˈOkəɹO/).")
 
 
@@ -84,6 +90,10 @@ def parse(text: str) -> Script:
         if not word or not phonemes:
             raise InputError(f"\"{snippet(match.group())}\" needs both a word and its phonemes, "
                              "as in [Kokoro](/kˈOkəɹO/).")
+        if len(phonemes) > MAX_PHONEMES:  # one word is never cut: refused whole
+            raise InputError(f"The pronunciation of \"{snippet(word)}\" has {len(phonemes):,} phonemes; at most "
+                             f"{MAX_PHONEMES} fit in what Kokoro speaks at once, so shorten it or split the "
+                             "word into several.")
         said.append((word, phonemes))
         return chr(_FIRST + len(said) - 1)
 
@@ -91,10 +101,10 @@ def parse(text: str) -> Script:
     sections: list[Section] = []
     start, pause = 0, 0.0
     for match in _PAUSE.finditer(held):
-        _check_leftovers(held[start:match.start()])
+        _check_leftovers(held[start:match.start()], said)
         sections.append(Section(held[start:match.start()], pause))
         start, pause = match.end(), _pause_seconds(match)
-    _check_leftovers(held[start:])
+    _check_leftovers(held[start:], said)
     sections.append(Section(held[start:], pause))
     # A pause between two pauses (or at an edge) has no text to sit before: merge them.
     merged: list[Section] = []

@@ -17,6 +17,18 @@ import gradio as gr
 from ui.tabs.generate import Studio
 
 
+class Blocks(gr.Blocks):
+    """gr.Blocks whose events answer a call with too few values (plain HTTP can send any list) with
+    a sentence naming what they take, where Gradio's own ValueError reaches the caller as null."""
+
+    def validate_inputs(self, block_fn, inputs: list) -> None:
+        if len(inputs) < len(block_fn.inputs):
+            names = ", ".join(str(getattr(b, "label", None) or type(b).__name__) for b in block_fn.inputs)
+            raise gr.Error(f"This call sent {len(inputs)} of the {len(block_fn.inputs)} values it takes "
+                           f"({names}).", print_exception=False)
+        super().validate_inputs(block_fn, inputs)
+
+
 def build_api(studio: Studio, concurrency: int) -> None:
     with gr.Group(visible=False):
         inputs = [gr.Textbox(label="text"), gr.Textbox("af_heart", label="voice"),
@@ -25,5 +37,7 @@ def build_api(studio: Studio, concurrency: int) -> None:
         outputs = [gr.File(label="audio"), gr.Number(label="duration_s"), gr.Textbox(label="phonemes"),
                    gr.Textbox(label="message")]
         trigger = gr.Button(visible=False)
+    # preprocess=False: the values reach api_generate as sent, so a speed of "abc" or null gets the
+    # worker's sentence rather than Gradio's failed float() ("the upstream app raised an exception").
     trigger.click(studio.api_generate, inputs, outputs, api_name="generate", api_visibility="public",
-                  concurrency_limit=concurrency, concurrency_id="synthesis")
+                  concurrency_limit=concurrency, concurrency_id="synthesis", preprocess=False)

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `pytho
 
 import gradio as gr  # noqa: E402
 
-from ui.api import build_api  # noqa: E402
+from ui.api import Blocks, build_api  # noqa: E402
 from ui.backends import backend_from_env  # noqa: E402
 from ui.ffmpeg_path import ensure_ffmpeg  # noqa: E402
 from ui.studio.clips import ClipMaker  # noqa: E402
@@ -31,6 +31,7 @@ from ui.theme import CSS, HEAD, THEME  # noqa: E402
 from worker.core import settings, startup  # noqa: E402
 from worker.core.catalog import Catalog  # noqa: E402
 from worker.core.errors import SettingsError  # noqa: E402
+from worker.text import lexicon  # noqa: E402
 
 log = logging.getLogger("kokoro.ui")
 
@@ -54,7 +55,7 @@ def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1,
     desk = desk or ABDesk(clips, catalog, out_dir=studio.out_dir)
     auditioner = auditioner or Auditioner(clips, catalog, out_dir=studio.out_dir)
     # delete_cache: Gradio's copies of downloads and streams go after two hours, checked hourly.
-    with gr.Blocks(title=TITLE, delete_cache=(3600, 7200)) as demo:
+    with Blocks(title=TITLE, delete_cache=(3600, 7200)) as demo:
         gr.HTML(f"<div id='hero'><h1>{TITLE}</h1><p>Natural speech from text in nine languages and "
                 f"{len(catalog.voices)} voices, with the open-weight Kokoro-82M model.</p></div>")
         gr.Markdown(banner, elem_id="backend")
@@ -83,7 +84,9 @@ def main() -> None:
         local = settings.backend() == "local"
     except SettingsError:
         local = False  # start_up names the bad value
-    catalog = startup.start_up("kokoro studio", VoteStore, engine=local)
+    # a local studio speaks the lexicon itself: its phonemes are checked against the models now
+    catalog = startup.start_up("kokoro studio", VoteStore, *([lexicon.check_sounds] if local else []),
+                               engine=local)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per internal Gradio request
     backend = backend_from_env()
     caps = backend.capabilities

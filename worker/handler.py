@@ -53,6 +53,7 @@ import asyncio
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python worker/handler.py`
@@ -63,6 +64,7 @@ from worker.core import settings, startup  # noqa: E402
 from worker.core.errors import KokoroError  # noqa: E402
 from worker.service import delivery, runtime  # noqa: E402
 from worker.service.request import parse_request  # noqa: E402
+from worker.text import lexicon  # noqa: E402
 
 log = logging.getLogger("kokoro.worker")
 FAILED = "Synthesis failed inside the worker; see the worker log."
@@ -107,12 +109,20 @@ def _quiet_sdk() -> None:
     RunPodLogger().set_level(_SDK_LEVELS[settings.log_level()])
 
 
-def handler(job: dict) -> dict:
-    """One job in, one audio file (or one error sentence) out."""
+class JobCancelled(KokoroError):
+    """RunPod cancelled the job while it was being spoken: its remaining chunks are dropped."""
+
+
+def handler(job: dict, cancelled: threading.Event | None = None) -> dict:
+    """One job in, one audio file (or one error sentence) out. `cancelled`: set when RunPod cancels
+    the job; checked between chunks, so the rest of the text is not spoken for nobody."""
     try:
         request = parse_request(job.get("input"), runtime.engine().catalog)
 
         def progress(done: int, total: int | None) -> None:
+            if cancelled is not None and cancelled.is_set():
+                log.info("Job %s cancelled: stopped after chunk %d", job.get("id"), done)
+                raise JobCancelled("The job was cancelled.")
             if not _reports_progress():
                 return
             if total is None:  # G2P is still ahead of the model: the count is not known yet
@@ -151,14 +161,22 @@ def stream_handler(job: dict):
 
 
 async def concurrent_handler(job: dict) -> dict:
-    """`handler` in a thread, so the SDK can run KOKORO_CONCURRENCY jobs at once (it awaits async
-    handlers concurrently; a plain one would block its event loop). G2P of one job then overlaps
-    the model work of another."""
-    return await asyncio.to_thread(handler, job)
+    """`handler` in a thread, so the SDK's event loop stays free while a job is spoken: it then runs
+    KOKORO_CONCURRENCY jobs at once (G2P of one overlaps the model work of another) and hears a
+    cancel. A cancel (the SDK cancels the job's task) cannot stop a thread, so it raises a flag
+    the thread reads between chunks; a plain handler would block the loop, and a cancelled job
+    would be spoken to its end while the next one waits."""
+    cancelled = threading.Event()
+    try:
+        return await asyncio.to_thread(handler, job, cancelled)
+    except asyncio.CancelledError:
+        cancelled.set()
+        raise
 
 
 def main() -> None:
-    catalog = startup.start_up("kokoro worker")  # exit 1, one line, on a bad catalog or setting
+    # exit 1, one line, on a bad catalog or setting, or a lexicon the models cannot speak
+    catalog = startup.start_up("kokoro worker", lexicon.check_sounds)
     if settings.serve() == "http":  # KOKORO_SERVE=http: the image's one command, a load-balancing endpoint
         from worker import server
 
@@ -173,10 +191,8 @@ def main() -> None:
         sys.exit(f"kokoro worker cannot start: {exc}")
     if settings.env_flag("KOKORO_STREAM"):
         runpod.serverless.start({"handler": stream_handler, "return_aggregate_stream": True})
-    elif concurrency > 1:
-        runpod.serverless.start({"handler": concurrent_handler, "concurrency_modifier": lambda _: concurrency})
     else:
-        runpod.serverless.start({"handler": handler})
+        runpod.serverless.start({"handler": concurrent_handler, "concurrency_modifier": lambda _: concurrency})
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ from worker.service.gate import Busy, Gate  # noqa: E402
 from worker.service.openai_api import ApiError  # noqa: E402
 from worker.service.request import parse_request  # noqa: E402
 from worker.sound.stream import StreamEncoder  # noqa: E402
+from worker.text import lexicon  # noqa: E402
 
 log = logging.getLogger("kokoro.server")
 app = FastAPI(title="Kokoro-82M speech", version="1", docs_url="/docs", redoc_url=None)
@@ -250,7 +251,8 @@ def _warm_up(known: list[str], servers: list) -> None:
 
 
 def main() -> None:
-    serve(startup.start_up("kokoro server"))  # exit 1, one line, on a bad catalog or setting
+    # exit 1, one line, on a bad catalog or setting, or a lexicon the models cannot speak
+    serve(startup.start_up("kokoro server", lexicon.check_sounds))
 
 
 def serve(catalog) -> None:

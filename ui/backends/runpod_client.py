@@ -212,8 +212,8 @@ class RunPodClient:
             text = str(parsed["error_message"])
         elif text.startswith("handler: ") and "\ntraceback:" in text:  # a generator handler raised
             text = text[len("handler: "):text.index("\ntraceback:")]
-        text = text.strip() or "no error text"
-        return self._scrub(text if len(text) <= 500 else text[:497] + "...")
+        text = self._scrub(text.strip() or "no error text")  # then cut: a cut key would survive the scrub
+        return text if len(text) <= 500 else text[:497] + "..."
 
     def _scrub(self, text: str) -> str:
         # Real keys are long; scrubbing a toy 1-letter key would shred every message.
@@ -270,8 +270,9 @@ class RunPodClient:
         except ValueError:
             data = None
         if code >= 400:
-            detail = str((data.get("error") if isinstance(data, dict) else None) or response.reason)[:300]
-            raise RunPodError(self._scrub(f"RunPod refused the request (HTTP {code}): {detail}."))
+            # Scrubbed before it is cut: a cut through the key would leave its first characters.
+            detail = self._scrub(str((data.get("error") if isinstance(data, dict) else None) or response.reason))
+            raise RunPodError(f"RunPod refused the request (HTTP {code}): {detail[:300]}.")
         if not isinstance(data, dict):
             raise RunPodError(f"RunPod sent an answer that is not a JSON object (HTTP {code}).")
         return data

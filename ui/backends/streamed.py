@@ -72,7 +72,8 @@ def finished(chunks: list[SpokenChunk], request: SynthesisRequest, elapsed_s: fl
 
 
 def in_format(done: Finished, fmt: str) -> Finished:
-    """A whole WAV result (a worker that did not stream) in the format asked for."""
+    """A whole result in another format: a worker's WAV in the format asked for, or a file for
+    the studio's player (which plays WAV)."""
     if done.format == fmt:
         return done
     samples, _ = sf.read(io.BytesIO(done.data), dtype="float32")

@@ -26,6 +26,7 @@ import gradio as gr
 import numpy as np
 
 from ui import feedback
+from ui.backends import streamed
 from ui.backends.base import Backend, Finished, Piece, Status, Stopped, Tick
 from ui.feedback import UNEXPECTED
 from ui.studio import choices, files, history, transcript
@@ -76,8 +77,10 @@ def _payload(text: str | None, voice: str | None, language: str | None, speed: f
     """A worker job input from the form's (or the API's) values. The session's pronunciations travel
     as markup in the text (worker/text/markup.py), so the local engine and a RunPod worker both apply them;
     word times are always asked for: the page shows them as captions."""
+    # speed and split_sentences as given: the API passes a caller's raw values, which the worker's
+    # own parse_request words ("'speed' must be a number ..."), as it would for a RunPod job.
     return {"text": pronunciations_panel.applied(text, language, pronunciations), "voice": voice or "",
-            "language": language or "", "speed": float(speed), "split_sentences": bool(split_sentences),
+            "language": language or "", "speed": speed, "split_sentences": split_sentences,
             "format": fmt, "timestamps": True}
 
 
@@ -182,9 +185,10 @@ class Studio:
                     self._made.move_to_end(session)
                     while len(self._made) > 1000:
                         self._made.popitem(last=False)
-                    # A player fed chunk by chunk already has it all; otherwise the file comes now.
+                    # A player fed chunk by chunk already has it all; otherwise the file comes now, as
+                    # WAV: Gradio's streaming player decodes any other format with a system ffmpeg.
                     caps = self.backend.capabilities
-                    player = gr.skip() if played else event.data
+                    player = gr.skip() if played else streamed.in_format(event, "wav").data
                     subtitles = transcript.save(path, event.result)
                     yield _step(audio=player, file=gr.update(value=str(path), visible=True),
                                 status=feedback.status("Done", "done"),
@@ -205,10 +209,11 @@ class Studio:
     def api_generate(self, text: str, voice: str = "af_heart", language: str = "en-us", speed: float = 1.0,
                      split_sentences: bool = True, format: str = "wav") -> tuple[str, float, str, str]:
         """The public `/generate` endpoint (ui/api.py): (audio file, duration in s, phonemes one line
-        per chunk, message). A bad request is an error carrying the worker's own sentence."""
-        payload = _payload(text, voice, language, speed, split_sentences, format or "wav")
+        per chunk, message). A bad request is an error carrying the worker's own sentence; the values
+        arrive as the caller sent them (no Gradio preprocessing), any type."""
         finished = None
         try:
+            payload = _payload(text, voice, language, speed, split_sentences, format or "wav")
             for event in self.backend.run(payload, lambda: False):
                 if isinstance(event, Finished):
                     finished = event

@@ -15,6 +15,7 @@ any problem is one LexiconError naming the entry.
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 
@@ -76,6 +77,38 @@ def configured() -> dict[str, dict[str, str]]:
     """The lexicon KOKORO_LEXICON names, read once; empty when unset."""
     path = settings.lexicon_path()
     return load(path) if path else {}
+
+
+def check_sounds(models: list[str] | None = None, catalog: Catalog | None = None) -> None:
+    """Start-up's check that the configured lexicon's phonemes are all ones the loaded models have a
+    sound for (the symbols of each model's config.json vocab), whether or not warm-up runs: a
+    symbol a model lacks would be dropped without a sound. A model not in the cache is skipped
+    (its loading reports that). LexiconError naming the entry and the symbols otherwise."""
+    entries = configured()
+    if not entries:
+        return
+    catalog = catalog or default_catalog()
+    for name in models if models is not None else settings.models(list(catalog.models)):
+        vocab = _vocab(catalog, name)
+        spoken = {voice.language for voice in catalog.voices if voice.model == name}
+        for language, words in entries.items() if vocab is not None else ():
+            for word, phonemes in words.items() if language in spoken else ():
+                if unknown := sorted({ch for ch in phonemes if ch not in vocab and not ch.isspace()}):
+                    raise LexiconError(f"The lexicon {settings.lexicon_path()}: {language}.{word}: "
+                                       f"{', '.join(repr(c) for c in unknown)} has no sound in Kokoro "
+                                       f"{name}; use its phoneme symbols (a synthesis's phonemes show them).")
+
+
+def _vocab(catalog: Catalog, name: str) -> set[str] | None:
+    """The phoneme symbols of a model (its cached config.json), or None where it is not cached."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        config = hf_hub_download(catalog.models[name].repo_id, "config.json", local_files_only=True)
+        return set(json.loads(Path(config).read_text(encoding="utf-8"))["vocab"])
+    except (LocalEntryNotFoundError, OSError, ValueError, KeyError):
+        return None
 
 
 def to_yaml(entries: dict[str, dict[str, str]]) -> str:

@@ -63,6 +63,7 @@ def test_the_first_audio_of_a_long_text_needs_only_its_first_sentences_of_g2p(en
     assert totals[-1] == 40  # "chunk i of n" once G2P has reached the end
 
 
+@pytest.mark.hostile
 def test_stop_acts_during_g2p(engine, counted_g2p):
     calls, delay = counted_g2p
     delay["s"] = 0.5  # 40 sentences: 20 s of G2P in all
@@ -88,6 +89,7 @@ def test_a_backend_keeps_its_engine_and_the_process_default_stays(engine, catalo
     assert other._models == {}  # a's job ran on a's engine; b's engine (never used) loaded nothing
 
 
+@pytest.mark.hostile
 def test_missing_runpod_credentials_are_a_page_message_and_bad_values_name_the_variable():
     assert "RUNPOD_API_KEY is not set" in backend_from_env({"RUNPOD_ENDPOINT_ID": "ep"}).describe()
     bad = backend_from_env({"RUNPOD_API_BASE": "ftp://x", "RUNPOD_ENDPOINT_ID": "ep", "RUNPOD_API_KEY": "k"})

@@ -70,6 +70,7 @@ def test_a_job_may_ask_for_a_link_and_inline_is_never_linked(bucketed, monkeypat
     assert out["error"].startswith("The result would be at least ") and "audio_url" not in out  # foreseen
 
 
+@pytest.mark.hostile
 def test_without_a_bucket_a_link_or_an_oversized_wav_is_refused_before_synthesis(direct_engine, monkeypatch):
     calls = []
     monkeypatch.setattr(direct_engine, "synthesize", lambda request, **kw: calls.append(request))
@@ -81,6 +82,7 @@ def test_without_a_bucket_a_link_or_an_oversized_wav_is_refused_before_synthesis
     assert calls == []
 
 
+@pytest.mark.hostile
 def test_wrong_bucket_keys_are_one_sentence_without_the_keys(bucketed, monkeypatch):
     monkeypatch.setenv("BUCKET_SECRET_ACCESS_KEY", "not-the-secret-key-42")
     delivery._storage.cache_clear()

@@ -69,6 +69,7 @@ def _voice(data, vid):
     (lambda d: d["models"]["v1.0"]["languages"].append("de"), r"unknown language 'de'"),
     (lambda d: d.update(extra_section=1), r"extra_section.*Extra inputs"),
 ])
+@pytest.mark.hostile
 def test_broken_catalog_gives_one_readable_message(tmp_path, mutate, expected):
     with pytest.raises(CatalogError) as info:
         load_catalog(_write(tmp_path, mutate))
@@ -87,6 +88,7 @@ def test_unreadable_catalog(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.hostile
 def test_worker_refuses_to_start_on_a_broken_catalog(tmp_path):
     path = _write(tmp_path, lambda d: _voice(d, "af_bella").update(colour="red"))
     proc = subprocess.run([sys.executable, str(REPO / "worker" / "handler.py")],

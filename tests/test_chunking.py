@@ -19,6 +19,7 @@ def test_sentence_ends_include_cjk_and_danda():
     assert list(sentences("line one\n\nline two")) == ["line one", "line two"]
 
 
+@pytest.mark.hostile
 def test_no_chunk_exceeds_the_context_and_nothing_is_lost():
     text = "。".join("これは長い文章です" * 80 for _ in range(3)) + "。"  # sentences far over 510
     chunks = list(plan(text, chars))

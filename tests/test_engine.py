@@ -173,6 +173,7 @@ def test_device_is_cuda_when_present_else_cpu(engine):
     assert engine.device == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
+@pytest.mark.hostile
 def test_a_g2p_that_drops_text_makes_the_job_say_so(engine, catalog, monkeypatch):
     from worker.model import engine as engine_module
 
@@ -196,6 +197,7 @@ def test_an_honest_g2p_raises_no_note(engine, catalog):
     assert engine.synthesize(parse_request({"text": text}, catalog)).result.notes == ()
 
 
+@pytest.mark.hostile
 def test_a_g2p_failure_quotes_the_text_it_failed_on(engine, catalog, monkeypatch):
     from worker.model import engine as engine_module
 

@@ -70,12 +70,14 @@ def test_formats(direct, fmt, container):
     assert sf.info(io.BytesIO(base64.b64decode(out["audio_base64"]))).format == container
 
 
+@pytest.mark.hostile
 def test_bad_input_is_an_error_and_the_next_job_still_works(direct):
     assert worker_handler.handler({"id": "b", "input": {"text": ""}}) == {"error": "'text' is empty; give some text to speak."}
     assert "Unknown voice" in worker_handler.handler({"id": "b", "input": {"text": "x", "voice": "zz_nobody"}})["error"]
     assert "audio_base64" in worker_handler.handler({"id": "ok", "input": {"text": "Still here."}})
 
 
+@pytest.mark.hostile
 def test_unexpected_failure_is_contained(direct, monkeypatch, engine):
     def boom(*a, **k):
         raise RuntimeError("CUDA exploded with secret details")
@@ -123,6 +125,7 @@ def local_api(standin_hf_home, tmp_path_factory):
     ({"text": "hi", "voice": "af_hart"}, "Did you mean af_heart"),
     ({"text": "x" * 10_001}, "the limit is 10,000"),
 ])
+@pytest.mark.hostile
 def test_local_api_bad_input_fails_the_job_with_a_message(local_api, payload, message):
     job = runsync(local_api, payload)
     assert job["status"] == "FAILED"
@@ -150,6 +153,7 @@ LONG = {
 # chunk's decoding. Over HTTP with the full decoder this took 95 s a language on a 2-core VM.
 @pytest.mark.long
 @pytest.mark.parametrize("language, voice", [("ja", "jf_alpha"), ("zh", "zf_001")])
+@pytest.mark.hostile
 def test_3000_characters_all_spoken(direct, engine, monkeypatch, language, voice):
     from tests.standin import decode_as_noise
 
@@ -202,6 +206,7 @@ def test_a_killed_worker_takes_its_heartbeat_process_with_it(standin_hf_home):
         wait_until(lambda: not any(_alive(c) for c in children), 10, "its children to end with it")
 
 
+@pytest.mark.hostile
 def test_a_result_runpod_would_refuse_is_an_error_that_names_the_way_out(direct, monkeypatch):
     """RunPod cannot return results near 20 MB: the job would hang IN_PROGRESS until its timeout.
     The handler answers with a sentence instead (KOKORO_MAX_RESULT_MB, 15 by default; small here)."""
@@ -215,6 +220,7 @@ def test_a_result_runpod_would_refuse_is_an_error_that_names_the_way_out(direct,
     assert "audio_base64" in small and len(json.dumps(small)) <= 0.1 * 2**20
 
 
+@pytest.mark.hostile
 def test_a_wav_result_too_big_to_return_is_refused_before_synthesis(direct, engine, monkeypatch):
     """10,000 characters of English as WAV is at least ~17 MB: refused at once, not after minutes
     of synthesis; as ogg it goes on to synthesis (which the spy stops)."""

@@ -67,6 +67,7 @@ def test_worker_env_matches_what_the_sdk_substitutes(cloud):
     assert KEY not in str(env)  # the worker gets its own token, never the client key
 
 
+@pytest.mark.hostile
 def test_auth_and_not_found(cloud):
     assert Api(cloud, key=None).get("/health").status_code == 401
     assert Api(cloud, key="wrong").get("/health").status_code == 401
@@ -113,6 +114,7 @@ def test_runsync_and_failures_from_the_worker(cloud, worker):
     assert health["workers"]["idle"] + health["workers"]["running"] >= 1
 
 
+@pytest.mark.hostile
 def test_cancel_and_late_result_is_ignored(cloud, worker):
     api = Api(cloud)
     job_id = api.post("/run", {"input": {"text": "c", "sleep": 1.0}}).json()["id"]
@@ -217,6 +219,7 @@ def test_generator_handler_streams(aggregate):
 
 
 @pytest.mark.slow
+@pytest.mark.hostile
 def test_generator_job_is_stopped_by_cancel():
     # A generator handler yields to the worker's event loop between chunks, so the stop channel
     # (job-stop) reaches it and the job really stops; a plain sync handler runs to the end.
@@ -334,6 +337,7 @@ def _raw(cloud: LoopbackCloud, request: bytes) -> bytes:
         return s.recv(4096).split(b"\r\n", 1)[0]
 
 
+@pytest.mark.hostile
 def test_runpods_payload_limits_hold_and_bad_bodies_are_400s(cloud):
     """RunPod refuses /run bodies over 10 MB and /runsync over 20 MB (413); a negative
     Content-Length and JSON nested 100,000 deep are 400s, and the cloud keeps serving."""
@@ -349,6 +353,7 @@ def test_runpods_payload_limits_hold_and_bad_bodies_are_400s(cloud):
     assert len(cloud.jobs()) == before and api.get("/health").status_code == 200
 
 
+@pytest.mark.hostile
 def test_a_result_over_runpods_limit_is_refused_and_the_job_stays_in_progress():
     """As on RunPod: a worker's result near 20 MB is answered 400 ("Failed to return job results")
     and the job is not completed; a stream item over 1 MB likewise. Its own endpoint: no echo

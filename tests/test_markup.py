@@ -52,6 +52,7 @@ def test_a_lexicon_rewrites_whole_words_case_insensitively_but_not_inside_markup
         "[kokoro](/kˈOkəɹO/), Kokoros, [Kokoro](/x/) in [new york](/nu jɔɹk/); [東京](/toːkʲoː/)タワー")
 
 
+@pytest.mark.hostile
 def test_a_lexicon_file_is_validated_with_one_readable_message(tmp_path, catalog):
     good = tmp_path / "lexicon.yaml"
     good.write_text("EN-US:\n  Kokoro: kˈOkəɹO\nja:\n  東京: toːkʲoː\n", encoding="utf-8")
@@ -67,6 +68,7 @@ def test_a_lexicon_file_is_validated_with_one_readable_message(tmp_path, catalog
             lexicon.load(bad, catalog)
 
 
+@pytest.mark.hostile
 def test_a_broken_lexicon_stops_start_up_with_one_line(tmp_path, monkeypatch, capsys):
     from worker.core import startup
 

@@ -45,6 +45,7 @@ def test_the_output_has_the_documented_fields_in_order_and_reads_back_the_same()
     assert back == _result(elapsed_s=2.0)  # every field survives the trip; the time is the caller's
 
 
+@pytest.mark.hostile
 def test_an_older_worker_without_notes_and_a_broken_output():
     output = _result().output(b"x", "mp3")
     del output["notes"], output["voice"]

@@ -76,6 +76,7 @@ def test_handler_exception_shows_only_its_message(cloud, worker):
     assert str(info.value) == "The RunPod worker failed: echo handler blew up"
 
 
+@pytest.mark.hostile
 def test_should_cancel_cancels_the_job_on_the_cloud(cloud, worker):
     seen: list[str] = []
 
@@ -92,6 +93,7 @@ def test_should_cancel_cancels_the_job_on_the_cloud(cloud, worker):
     assert cloud.job(job["id"])["status"] == "CANCELLED"
 
 
+@pytest.mark.hostile
 def test_explicit_cancel_and_cancelled_status(cloud, worker):
     client = make_client(cloud)
     cloud.add_fault("outcome", status="CANCELLED", after_s=0.2)
@@ -102,6 +104,7 @@ def test_explicit_cancel_and_cancelled_status(cloud, worker):
     wait_worker_idle(cloud)
 
 
+@pytest.mark.hostile
 def test_bad_api_key_is_401(cloud):
     with pytest.raises(RunPodError, match=r"rejected the API key \(HTTP 401\)"):
         make_client(cloud, api_key="rp_wrong_key_123456").health()
@@ -110,6 +113,7 @@ def test_bad_api_key_is_401(cloud):
         make_client(cloud).submit({"text": "x"})
 
 
+@pytest.mark.hostile
 def test_unknown_endpoint_or_job_is_404(cloud):
     with pytest.raises(RunPodError, match="does not know endpoint 'nope'.*RUNPOD_ENDPOINT_ID"):
         make_client(cloud, endpoint_id="nope").submit({"text": "x"})
@@ -128,6 +132,7 @@ def test_429_is_retried_after_retry_after(cloud, worker):
     wait_worker_idle(cloud)
 
 
+@pytest.mark.hostile
 def test_429_that_does_not_stop_becomes_an_error(cloud):
     before = len(cloud.requests_seen("health"))
     cloud.add_fault("status", code=429, count=10, on="health")
@@ -167,6 +172,7 @@ def test_dropped_connection_is_retried_for_status(cloud, worker):
     wait_worker_idle(cloud)
 
 
+@pytest.mark.hostile
 def test_dropped_connection_on_submit_is_reported_not_retried(cloud):
     before = len(cloud.requests_seen("run"))
     cloud.add_fault("drop", on="run")
@@ -210,6 +216,7 @@ def test_execution_timeout_on_the_cloud(cloud, worker):
     assert cloud.job(job["id"])["status"] == "TIMED_OUT"
 
 
+@pytest.mark.hostile
 def test_our_time_limit_cancels_the_job(cloud, worker):
     started = time.monotonic()
     with pytest.raises(RunPodError, match="did not finish the job within 0.8 s"):
@@ -229,6 +236,7 @@ def test_our_time_limit_bounds_a_slow_answer(cloud, worker):
     wait_worker_idle(cloud)
 
 
+@pytest.mark.hostile
 def test_api_key_never_leaks(cloud, worker, caplog, capsys):
     caplog.set_level(logging.DEBUG)  # urllib3 and requests log every request and retry at DEBUG
     client = make_client(cloud, max_retries=1)

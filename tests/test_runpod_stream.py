@@ -51,6 +51,7 @@ def test_the_first_chunk_plays_before_the_job_finishes(cloud, catalog):
     assert all(a.start_s <= b.start_s for a, b in zip(words, words[1:])) and words[-1].end_s <= done.result.duration_s
 
 
+@pytest.mark.hostile
 def test_cancel_during_a_streamed_job_cancels_it_on_the_cloud(cloud, catalog):
     stop = {"now": False}
     events = _backend(cloud, catalog).run({"text": " ".join(SENTENCES), "voice": "af_heart"}, lambda: stop["now"])
@@ -62,6 +63,7 @@ def test_cancel_during_a_streamed_job_cancels_it_on_the_cloud(cloud, catalog):
     wait_until(lambda: cloud.job(job_id)["status"] == "CANCELLED", 10, "the job to be cancelled")
 
 
+@pytest.mark.hostile
 def test_bad_markup_is_refused_before_a_job_is_sent(cloud, catalog):
     from worker.core.errors import InputError
 

@@ -100,6 +100,7 @@ def test_models_and_voices_are_listed(client, server, catalog):
     assert heart | {} == {**heart, "language": "en-us", "gender": "female", "model": "v1.0", "grade": "A"}
 
 
+@pytest.mark.hostile
 def test_a_bad_voice_is_a_400_naming_it_in_openais_shape(client):
     with pytest.raises(openai.BadRequestError) as caught:
         client.audio.speech.create(model="kokoro", voice="af_nope", input="Hi")
@@ -108,6 +109,7 @@ def test_a_bad_voice_is_a_400_naming_it_in_openais_shape(client):
     assert error["message"].startswith("Unknown voice 'af_nope'. Did you mean")
 
 
+@pytest.mark.hostile
 def test_a_wrong_key_is_401_and_no_key_ever_reaches_the_log(server):
     wrong = openai.OpenAI(base_url=server.v1, api_key="sk-wrong", max_retries=0)
     with pytest.raises(openai.AuthenticationError) as caught:
@@ -131,6 +133,7 @@ def test_a_wrong_key_is_401_and_no_key_ever_reaches_the_log(server):
     (json.dumps({"input": "x" * 10_001}).encode(), 400, "input", "10,001 characters"),
     (b'{"input": "' + b"x" * 200_000 + b'"}', 413, None, "bytes"),
 ])
+@pytest.mark.hostile
 def test_hostile_bodies_get_a_status_and_a_sentence_and_the_server_serves_on(server, client, body, status, param, says):
     answer = requests.post(f"{server.v1}/audio/speech", data=body, headers=_auth())
     assert answer.status_code == status, answer.text
@@ -141,6 +144,7 @@ def test_hostile_bodies_get_a_status_and_a_sentence_and_the_server_serves_on(ser
                                       response_format="wav").content[:4] == b"RIFF"
 
 
+@pytest.mark.hostile
 def test_a_full_house_is_429_with_retry_after_and_a_dropped_stream_frees_its_slot(server):
     long_text = " ".join(["A long sentence that keeps the only slot busy for a while."] * 165)  # 9,900 chars
     first = requests.post(f"{server.v1}/audio/speech", headers=_auth(), stream=True,
@@ -181,6 +185,7 @@ def test_the_language_follows_the_voice_unless_given(server):
     assert language({"voice": "zf_xiaobei"}) == "zh"
 
 
+@pytest.mark.hostile
 def test_concurrent_clients_all_get_audio_or_a_clear_429(server):
     results: list[int] = []
 

@@ -34,6 +34,7 @@ NOT_HERE = f"cuda:{torch.cuda.device_count() if torch.cuda.is_available() else 0
     ("RUNPOD_API_KEY", "rpa_SECRET\nrpa_SECRET", "RUNPOD_API_KEY holds a space, a line break"),
     ("RUNPOD_API_KEY", "rpa_SECRET rest", "RUNPOD_API_KEY holds a space, a line break"),
 ])
+@pytest.mark.hostile
 def test_each_bad_setting_is_one_sentence_naming_it(name, value, message):
     with pytest.raises(SettingsError) as caught:
         startup.check_all(MODELS, {name: value})
@@ -74,6 +75,7 @@ def _start(program: str, tmp_path, **env: str) -> subprocess.CompletedProcess:
     ("studio", "RUNPOD_API_KEY", "rpa_SECRET\nrpa_SECRET", "RUNPOD_API_KEY holds"),
 ])
 @pytest.mark.slow
+@pytest.mark.hostile
 def test_a_bad_setting_stops_start_up_with_one_line(program, name, value, says, tmp_path):
     if value == "{binary}":
         value = str(tmp_path / "lexicon.yaml")
@@ -147,6 +149,7 @@ def test_a_worker_started_with_log_level_warning_runs_its_job(tmp_path):
     (b"en-us:\n  Kokoro: [unclosed\n", "is not valid YAML: line 3, column 1: expected ',' or ']'"),
     (b"x" * (4 * 1024 * 1024 + 1), "is 4 MB; it must be at most 4 MB of YAML text."),
 ], ids=["binary", "malformed", "huge"])
+@pytest.mark.hostile
 def test_a_lexicon_that_is_not_yaml_text_is_one_line(tmp_path, catalog, content, says):
     from worker.text import lexicon
 
@@ -158,6 +161,7 @@ def test_a_lexicon_that_is_not_yaml_text_is_one_line(tmp_path, catalog, content,
     assert message.startswith(f"The lexicon {path} ") and says in message and "\n" not in message
 
 
+@pytest.mark.hostile
 def test_a_votes_database_that_cannot_be_created_stops_the_studio_at_start_up(monkeypatch, capsys):
     from ui.studio.votes import VoteStore
 

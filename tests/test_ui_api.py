@@ -37,6 +37,7 @@ def test_any_catalog_voice_and_language_gives_a_file_and_plain_fields(client, te
     assert f"({language}, Kokoro" in message
 
 
+@pytest.mark.hostile
 def test_a_bad_request_is_the_workers_sentence(client):
     with pytest.raises(AppError, match="Unknown voice 'af_nobody'"):
         client.predict("Hi.", "af_nobody", "en-us", 1.0, True, "wav", api_name="/generate")

@@ -175,6 +175,7 @@ def runpod_app(cloud):
         yield app
 
 
+@pytest.mark.hostile
 def test_runpod_key_never_reaches_the_browser(browser, runpod_app, cloud):
     context, page, responses = open_page(browser, runpod_app.url)
     try:
@@ -198,6 +199,7 @@ def test_runpod_key_never_reaches_the_browser(browser, runpod_app, cloud):
         context.close()
 
 
+@pytest.mark.hostile
 def test_runpod_progress_and_cancel(browser, runpod_app, cloud):
     context, page, responses = open_page(browser, runpod_app.url)
     try:

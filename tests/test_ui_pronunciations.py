@@ -38,11 +38,13 @@ def test_keep_remove_and_export_a_lexicon_file_a_worker_can_load(pronouncer, cat
 @pytest.mark.parametrize("word, phonemes, says", [("", "abc", "the word must be"),
                                                   ("[x]", "abc", "the word must be"),
                                                   ("Kokoro", "", "the phonemes must be")])
+@pytest.mark.hostile
 def test_a_bad_entry_is_a_toast(pronouncer, word, phonemes, says):
     with pytest.raises(gr.Error, match=says):
         pronouncer.add({}, "en-us", word, phonemes)
 
 
+@pytest.mark.hostile
 def test_hear_it_speaks_the_phonemes_and_refuses_unknown_symbols(pronouncer):
     import soundfile as sf
 

@@ -57,6 +57,7 @@ def test_an_old_database_is_migrated_and_keeps_its_votes(tmp_path):
     assert store.count("ja") == 2
 
 
+@pytest.mark.hostile
 def test_bad_outcomes_are_refused(tmp_path):
     store = VoteStore(tmp_path / "v.db")
     with pytest.raises(ValueError):

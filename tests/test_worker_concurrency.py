@@ -19,6 +19,7 @@ from worker.core.settings import concurrency as concurrency_from_env
 KEY = "rp_concurrency_test_key"
 
 
+@pytest.mark.hostile
 def test_the_setting_is_checked(monkeypatch):
     assert concurrency_from_env() == 1
     monkeypatch.setenv("KOKORO_CONCURRENCY", "3")

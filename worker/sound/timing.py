@@ -6,8 +6,10 @@ word's phonemes are a span of its chunk's phoneme string, so the word starts aft
 everything before the span and ends after the frames of the span. Nothing is guessed from the audio.
 
 Which span is which word: each word of the chunk's text is phonemized on its own and the words'
-phonemes are aligned to the chunk's (difflib, symbol by symbol). That works for every G2P, with no
-hooks into misaki or espeak-ng, and the words stay the reader's own: "$5" is one word spoken as
+phonemes are aligned to the chunk's by a minimal edit script, symbol by symbol (rapidfuzz's
+Levenshtein alignment: difflib's longest-block heuristic matched "a," said alone, "ˈA,", to the one
+stressed "ˈA" at the end of "ɐ, ɐ, … ˈA" and gave the first word the whole clip). That works for
+every G2P, with no hooks into misaki or espeak-ng, and the words stay the reader's own: "$5" is one word spoken as
 "five dollars". Words are the runs between spaces, punctuation kept with its word; Japanese and
 Chinese have no spaces and are segmented by the dictionaries their G2Ps use (MeCab with unidic via
 fugashi for Japanese, jieba for Chinese), punctuation again joining the word before it.
@@ -15,11 +17,12 @@ fugashi for Japanese, jieba for Chinese), punctuation again joining the word bef
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
 
 SAMPLES_PER_FRAME = 600
 # The sound of a token starts about 3 frames (75 ms) before its frames do: measured on the real
@@ -84,8 +87,7 @@ def spans(words: Sequence[str], word_phonemes: Sequence[str], phonemes: str) -> 
         joined += ps
         owner_of_w.extend([i] * len(ps))
     owner = [-1] * len(phonemes)
-    matcher = difflib.SequenceMatcher(None, phonemes, joined, autojunk=False)
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    for tag, i1, i2, j1, j2 in Levenshtein.opcodes(phonemes, joined):
         for k in range(i1, i2):
             if tag == "equal":
                 owner[k] = owner_of_w[j1 + k - i1]

@@ -18,6 +18,8 @@ import os
 import threading
 from collections.abc import Callable
 
+from worker.text import scripts
+
 log = logging.getLogger("kokoro.g2p")
 
 G2P = Callable[[str], str]
@@ -76,9 +78,22 @@ def english(kokoro_code: str) -> G2P:
     british = kokoro_code == "b"
     pipeline = spacy_pipeline()
     if pipeline:
-        return _phonemes_only(_misaki_english(pipeline, british, espeak.EspeakFallback(british=british)))
+        return _phonemes_only(_misaki_english(pipeline, british, _fallback(british)))
     _warn_no_spacy()
     return _phonemes_only(espeak.EspeakG2P(language=ESPEAK_LANGUAGE[kokoro_code]))
+
+
+def _fallback(british: bool):
+    """misaki's espeak-ng reader for words its lexicon lacks, without espeak-ng's language-switch
+    marks: misaki keeps them, so "(hi)…(en-us)" ended up in the phonemes and was spoken."""
+    import phonemizer
+    from misaki import espeak
+
+    fallback = espeak.EspeakFallback(british=british)
+    fallback.backend = phonemizer.backend.EspeakBackend(
+        language=f"en-{'gb' if british else 'us'}", preserve_punctuation=True, with_stress=True, tie="^",
+        language_switch="remove-flags")
+    return fallback
 
 
 def _misaki_english(pipeline: str, british: bool, fallback) -> Callable[[str], tuple]:
@@ -132,8 +147,8 @@ _LOCK = threading.RLock()
 def phonemizer(kokoro_code: str, zh_version: str | None = None) -> G2P:
     """The G2P for a language; `zh_version` is "1.1" for the v1.1-zh model's Chinese, else None.
     Built once per process and shared by every caller; calls are serialised (see _LOCK)."""
-    with _LOCK:
-        g2p = _build(kokoro_code, zh_version)
+    with _LOCK:  # text in a script this G2P cannot read goes to one that can (worker/text/scripts.py)
+        g2p = scripts.routed(_build(kokoro_code, zh_version), "z1.1" if zh_version == "1.1" else kokoro_code)
 
     def serialised(text: str) -> str:
         with _LOCK:

@@ -19,6 +19,7 @@ import re
 import unicodedata
 
 from worker.core.errors import InputError
+from worker.text import scripts
 
 DIGIT_RUN = 9  # longest digit run read as one number ("999999999" is fine in every language)
 LONG_TOKEN = 64  # longest run of letters kept whole (longer than any dictionary word we know)
@@ -81,5 +82,7 @@ def looks_truncated(text: str, phonemes: str, kokoro_code: str) -> bool:
     chars = sum(1 for ch in text if ch.isalnum())
     if chars < GUARD_MIN_CHARS:
         return False
-    sounds = sum(1 for ch in phonemes if ch.isalpha())
+    # Letters of a text script (Cyrillic a G2P passed through, say) are no sound: the model has no
+    # symbol for them and speaks silence.
+    sounds = sum(1 for ch in phonemes if ch.isalpha() and scripts.script(ch) not in scripts.TEXT_SCRIPTS)
     return sounds < MIN_SOUNDS_PER_CHAR.get(kokoro_code, 0.4) * chars

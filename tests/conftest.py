@@ -36,6 +36,7 @@ _ISOLATED_PREFIXES = ("RUNPOD_", "KOKORO_", "GRADIO_")
 # subprocess too) on a bf16 CPU would compile in the background, a core for 30-90 s each.
 # test_precision.py tests auto itself; test_real_weights.py hears the compiled model.
 _TEST_SETTINGS = {"KOKORO_COMPILE": "off"}
+os.environ.update(_TEST_SETTINGS)  # session fixtures (the shared engine) start before the autouse one
 
 # `-m "not slow"` is the quick loop (README, Tests): a test is slow when it starts a process (a
 # worker, a studio, a browser, the SDK's local API), runs the real weights or speaks a long text.

@@ -12,10 +12,12 @@ from collections import Counter
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pytest
 import soundfile as sf
 
 from ui.backends import LocalBackend
+from ui.studio import loudness
 from ui.studio.clips import ClipMaker
 from ui.studio.rounds import RoundBook
 from ui.tabs.ab import ABDesk, draw_pair
@@ -62,6 +64,14 @@ def listen(desk, clock, rnd, seconds: float = 3.0) -> None:
     desk.played(0, rnd)
     desk.played(1, rnd)
     clock.now += seconds
+
+
+def best_correlation(x, y) -> float:
+    """The largest normalised cross-correlation of two waveforms over every lag (the naive attack:
+    synthesize each candidate and see which one the blind clip matches)."""
+    n = len(x) + len(y)
+    spectrum = np.fft.rfft(x, n) * np.conj(np.fft.rfft(y, n))
+    return float(np.max(np.abs(np.fft.irfft(spectrum, n))) / (np.linalg.norm(x) * np.linalg.norm(y)))
 
 
 def served_files(desk) -> dict[Path, str]:
@@ -127,14 +137,16 @@ def test_blind_files_match_no_other_file_and_cannot_be_told_apart(desk):
     assert all(p.parent.name != c for p in blind for c in ("clips",))
     # Nothing in the folders' names either: fresh, random ones.
     assert blind[0].parent != blind[1].parent and "af_heart" not in str(blind) and "am_adam" not in str(blind)
-    # The speech is untouched: each blind clip holds one of the open clips, padded with near-silence.
-    originals = [sf.read(io.BytesIO(c.data), dtype="int16")[0] for c in desk.clips.cache._clips.values()]
-    for path, side in zip(blind, rnd.sides):
-        padded = sf.read(path, dtype="int16")[0]
-        original = next(o for o, c in zip(originals, desk.clips.cache._clips) if c.voice == side.voice)
-        start = max(range(len(padded) - len(original) + 1)[:800],
-                    key=lambda k: abs(padded[k:k + 2000].astype(int) @ original[:2000].astype(int)))
-        assert abs(padded[start:start + len(original)].astype(int) - original).max() <= 2
+    # The speech is each open clip's, at one loudness (ui/studio/loudness.py): one gain, then padding.
+    originals = {c.voice: sf.read(io.BytesIO(d.data), dtype="float32")[0]
+                 for c, d in desk.clips.cache._clips.items()}
+    heard = [sf.read(p, dtype="float32")[0] for p in blind]
+    for clip, side in zip(heard, rnd.sides):
+        original = originals[side.voice]
+        start = int(np.argmax(np.abs(np.correlate(clip[:len(original) + 800], original[:2000], "valid"))))
+        gain = float(np.dot(clip[start:start + len(original)], original) / np.dot(original, original))
+        assert np.abs(clip[start:start + len(original)] - gain * original).max() < 3 / 32768
+    assert abs(loudness.loudness(heard[0], 24_000) - loudness.loudness(heard[1], 24_000)) < 0.5
     again = compare(desk, blind=True)
     assert hashlib.sha256(Path(again[2]["value"]).read_bytes()).hexdigest() not in digests
 

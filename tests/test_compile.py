@@ -74,3 +74,9 @@ def test_a_failing_compile_leaves_the_eager_model_serving(engine, catalog, monke
     assert isinstance(decoder, torch.nn.Module) and not _compiled(decoder)
     request = parse_request({"text": "Still speaking.", "voice": "af_heart"}, catalog)
     assert on.synthesize(request).result.duration_s > 0.3
+
+
+def test_models_load_without_autograd(engine):
+    # Inference only, and autocast's process-wide weight cache stays empty: a bf16 job clearing it
+    # while torch.compile traced in another thread deadlocked (both threads idle, the lock and the GIL).
+    assert not any(p.requires_grad for p in engine.model("v1.0").parameters())

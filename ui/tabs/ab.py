@@ -26,7 +26,7 @@ import gradio as gr
 
 from ui import feedback
 from ui.feedback import as_toast
-from ui.studio import choices, files, history
+from ui.studio import choices, files, history, loudness
 from ui.studio.blind import disguise
 from ui.studio.clips import Clip, ClipMaker, worker_count
 from ui.studio.ratings import OUTCOMES
@@ -136,7 +136,7 @@ class ABDesk:
                 rnd, past or [])
 
     def _open_file(self, clip: Clip) -> Path:
-        return files.serve_clip(self.out_dir, clip.key.digest, clip.key.file_name, clip.data)
+        return files.serve_clip(self.out_dir, clip.key.digest, clip.key.file_name, loudness.leveled_wav(clip.data))
 
     def _blind_files(self, made: list[Clip]) -> list[Path]:
         data = disguise(made[0].data, made[1].data, self.rng)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ui import feedback
 from ui.feedback import as_toast, message
-from ui.studio import choices, files, history
+from ui.studio import choices, files, history, loudness
 from ui.studio.clips import ClipMaker, worker_count
 from ui.studio.stops import StopFlags
 from ui.tabs.ab import ABDesk, ABForm
@@ -118,7 +118,7 @@ class Auditioner:
                 else:
                     # One file per cached clip: auditioning it again writes nothing new.
                     item["path"] = str(files.serve_clip(self.out_dir, result.key.digest, result.key.file_name,
-                                                        result.data))
+                                                        loudness.leveled_wav(result.data)))
                     item["cached"] = result.cached
                     if not result.cached:  # a replay from the cache is already in the history
                         past = history.add_many(past, [history.entry("Audition", voices[i], item["language"],

@@ -96,7 +96,10 @@ class Weights:
                 folded = fp.fold_weight_norm(kmodel)  # the same weights, computed once
                 if self.precision == "bf16":
                     fp.lstms_in_fp32(kmodel)  # the durations stay those of fp32
-                kmodel = kmodel.to(self.device).eval()
+                # No autograd: inference only. It also keeps autocast's weight-cast cache empty: that cache
+                # is one per process, and a thread clearing it (a bf16 job ending) while another traces
+                # (torch.compile in the background) deadlocked on its mutex and the GIL.
+                kmodel = kmodel.to(self.device).eval().requires_grad_(False)
                 if self.precision == "int8":  # the decoder in ONNX Runtime, int8 (worker/model/int8.py)
                     kmodel.decoder = int8.decoder(kmodel, config, weights, self._calibration_packs(name),
                                                   hub.beside_cache("kokoro-int8", self.cache_dir))

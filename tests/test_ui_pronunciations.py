@@ -45,12 +45,21 @@ def test_a_bad_entry_is_a_toast(pronouncer, word, phonemes, says):
 
 
 @pytest.mark.hostile
+def test_keep_refuses_phonemes_the_model_has_no_sound_for(pronouncer):
+    # It kept them, and Generate then said nothing for those symbols (issue 23's first defect).
+    with pytest.raises(gr.Error, match="'ǂ' has no sound in Kokoro v1.0"):
+        pronouncer.add({}, "en-us", "Kokoro", "kˈOǂkəɹO")
+    entries, _, _ = pronouncer.add({}, "en-us", "Kokoro", "kˈOkəɹO")  # the model's own symbols are kept
+    assert entries == {"en-us": {"Kokoro": "kˈOkəɹO"}}
+
+
+@pytest.mark.hostile
 def test_hear_it_speaks_the_phonemes_and_refuses_unknown_symbols(pronouncer):
     import soundfile as sf
 
     path = pronouncer.hear("en-us", "Kokoro", "kˈOkəɹO")
     assert sf.info(path).duration > 0.2
-    with pytest.raises(gr.Error, match="has no sound for"):
+    with pytest.raises(gr.Error, match="has no sound"):
         pronouncer.hear("en-us", "Kokoro", "ǂǂǂ")
 
 

@@ -42,6 +42,10 @@ class Pronouncer:
             raise gr.Error(feedback.message(exc), title="Cannot use this pronunciation",
                            print_exception=False) from None
         ((checked_word, checked_phonemes),) = entries[language].items()
+        # A symbol the model has no sound for would be dropped without a sound: refused here, at Keep.
+        if problem := lexicon.soundless(language, checked_phonemes, self.catalog):
+            raise gr.Error(f"This pronunciation: {problem}", title="Cannot use this pronunciation",
+                           print_exception=False)
         return checked_word, checked_phonemes
 
     def hear(self, language: str, word: str | None, phonemes: str | None) -> str:

@@ -85,18 +85,24 @@ def check_sounds(models: list[str] | None = None, catalog: Catalog | None = None
     symbol a model lacks would be dropped without a sound. A model not in the cache is skipped
     (its loading reports that). LexiconError naming the entry and the symbols otherwise."""
     entries = configured()
-    if not entries:
-        return
     catalog = catalog or default_catalog()
+    for language, words in entries.items():
+        for word, phonemes in words.items():
+            if problem := soundless(language, phonemes, catalog, models):
+                raise LexiconError(f"The lexicon {settings.lexicon_path()}: {language}.{word}: {problem}")
+
+
+def soundless(language: str, phonemes: str, catalog: Catalog, models: list[str] | None = None) -> str | None:
+    """What in `phonemes` a model that speaks `language` has no sound for, as the end of an error
+    sentence; None when every symbol is one (or no such model is in the cache to ask)."""
     for name in models if models is not None else settings.models(list(catalog.models)):
+        if language not in {voice.language for voice in catalog.voices if voice.model == name}:
+            continue
         vocab = _vocab(catalog, name)
-        spoken = {voice.language for voice in catalog.voices if voice.model == name}
-        for language, words in entries.items() if vocab is not None else ():
-            for word, phonemes in words.items() if language in spoken else ():
-                if unknown := sorted({ch for ch in phonemes if ch not in vocab and not ch.isspace()}):
-                    raise LexiconError(f"The lexicon {settings.lexicon_path()}: {language}.{word}: "
-                                       f"{', '.join(repr(c) for c in unknown)} has no sound in Kokoro "
-                                       f"{name}; use its phoneme symbols (a synthesis's phonemes show them).")
+        if vocab is not None and (unknown := sorted({ch for ch in phonemes if ch not in vocab and not ch.isspace()})):
+            return (f"{', '.join(repr(c) for c in unknown)} has no sound in Kokoro {name}; use its phoneme "
+                    "symbols (a synthesis's phonemes show them).")
+    return None
 
 
 def _vocab(catalog: Catalog, name: str) -> set[str] | None:

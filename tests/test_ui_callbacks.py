@@ -204,6 +204,17 @@ def test_history_labels_a_clip_with_what_was_submitted_not_the_form_after(studio
     assert studio.remember(None, [item], Session()) == [item]  # a failed job adds nothing
 
 
+def test_history_shows_the_text_as_typed_not_as_rewritten_by_pronunciations(studio):
+    class Session:
+        session_hash = "tab-2"
+
+    words = {"en-us": {"Kokoro": "kˈOkəɹO"}}
+    steps = list(studio.generate("Kokoro speaks.", "en-us", "af_bella", 1.0, True, "wav", Session(),
+                                 pronunciations=words, progress=lambda *a, **k: None))
+    [item] = studio.remember(str(final_file(steps)), [], Session())
+    assert item["text"] == "Kokoro speaks."  # it showed "[Kokoro](/kˈOkəɹO/) speaks."
+
+
 @pytest.mark.parametrize("text, voice, message", [
     ("", "af_heart", "'text' is empty; give some text to speak."),
     ("   ", "af_heart", "'text' is empty; give some text to speak."),

@@ -143,9 +143,12 @@ class Studio:
                  pronunciations: dict | None = None, progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:
         payload = _payload(text, voice, language, speed, split_sentences, fmt, pronunciations)
         with self._stops.running(request) as flag:
-            yield from self._generate(payload, flag.is_set, progress, session_of(request))
+            yield from self._generate(payload, flag.is_set, progress, session_of(request), typed=text or "")
 
-    def _generate(self, payload: dict, should_stop, progress, session: str = "") -> Iterator[tuple]:
+    def _generate(self, payload: dict, should_stop, progress, session: str = "",
+                  typed: str | None = None) -> Iterator[tuple]:
+        """`typed`: the text as the user wrote it, for the history (the payload's has the session's
+        pronunciations written in as markup)."""
         try:
             events = self.backend.run(payload, should_stop)
             started = played = False
@@ -181,7 +184,7 @@ class Studio:
                     yield _step(audio=_EMPTY_WAV)  # see PUMPS
                 elif isinstance(event, Finished):
                     path = self._save(event)
-                    self._made[session] = payload
+                    self._made[session] = {**payload, "text": payload["text"] if typed is None else typed}
                     self._made.move_to_end(session)
                     while len(self._made) > 1000:
                         self._made.popitem(last=False)

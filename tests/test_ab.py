@@ -271,7 +271,12 @@ def test_the_leaderboard_ranks_by_votes_and_exports_them(desk, catalog, tmp_path
 
 def test_an_auditioned_clip_sent_to_a_side_fills_the_form(desk):
     item = {"voice": "jf_alpha", "language": "ja", "text": "こんにちは。", "speed": 1.3}
-    tabs, language, text, voice_a, voice_b, speed_a, speed_b = desk.receive(item, 1, "af_heart")
+    tabs, language, text, voice_a, voice_b, speed_a, speed_b, *cleared = desk.receive(item, 1, "af_heart")
+    # The previous round leaves the screen: no players, votes off, no reveal, no round to vote on.
+    player_a, player_b, status, *rest = cleared
+    *buttons, reveal, rnd = rest
+    assert player_a is None and player_b is None and reveal == "" and rnd is None
+    assert len(buttons) == 4 and not any(b["interactive"] for b in buttons) and "Generate A/B" in status
     assert tabs.selected == "ab" and language == "ja" and text == "こんにちは。"
     assert voice_b.value == "jf_alpha" and voice_a.value != "jf_alpha" and voice_a.value.startswith("j")
     assert speed_b == 1.3 and speed_a == gr.skip()

@@ -209,7 +209,10 @@ class ABDesk:
         """An auditioned clip sent to side A (0) or B (1): the A/B form takes its language, text,
         voice and speed, and the tab opens; Generate then finds the clip in the cache.
 
-        Outputs: tabs, language, text, voice A, voice B, speed A, speed B."""
+        The previous round leaves the screen (its players, vote buttons and reveal; its vote ends):
+        they were for other voices.
+
+        Outputs: tabs, language, text, voice A, voice B, speed A, speed B, then ABForm.round_view."""
         language = item["language"]
         offered = choices.voice_choices(self.catalog, language)
         ids = [vid for _, vid in offered]
@@ -219,7 +222,8 @@ class ABDesk:
         speeds[side] = item["speed"]
         return (gr.Tabs(selected="ab"), language, item["text"],
                 gr.Dropdown(choices=offered, value=voices[0]), gr.Dropdown(choices=offered, value=voices[1]),
-                *speeds)
+                *speeds, None, None, feedback.status("Press Generate A/B to hear this pair.", "idle"),
+                *_buttons(False), "", None)
 
 
 def _voter(request: gr.Request | None) -> str:
@@ -247,6 +251,7 @@ class ABForm:
     voice_b: gr.Dropdown
     speed_a: gr.Slider
     speed_b: gr.Slider
+    round_view: list  # players A and B, status, the vote buttons, reveal, the round: what receive clears
 
 
 def build(desk: ABDesk, catalog: Catalog, language: str, past: gr.State, concurrency: int,
@@ -302,7 +307,8 @@ def build(desk: ABDesk, catalog: Catalog, language: str, past: gr.State, concurr
                        [status, *buttons, reveal, player_a, player_b, voice_a, voice_b, past],
                        api_visibility="private")
              for outcome, btn in zip(OUTCOMES, buttons)]
-    return ABForm(lang, text, voice_a, voice_b, speed_a, speed_b), votes
+    return ABForm(lang, text, voice_a, voice_b, speed_a, speed_b,
+                  [player_a, player_b, status, *buttons, reveal, round_state]), votes
 
 
 def _voting(desk: ABDesk, outcome: str):

@@ -182,7 +182,8 @@ def build(auditioner: Auditioner, desk: ABDesk, catalog: Catalog, language: str,
                             gr.Button(f"Use as {letter}", size="sm", key=f"use-{letter}-{item['voice']}").click(
                                 lambda other_voice, item=item, side=side: desk.receive(item, side, other_voice),
                                 other, [tabs, form.language, form.text, form.voice_a, form.voice_b,
-                                        form.speed_a, form.speed_b], queue=False, api_visibility="private")
+                                        form.speed_a, form.speed_b, *form.round_view], queue=False,
+                                api_visibility="private")
 
     filters = [lang, gender, model, grade, sort]
     quiet = dict(queue=False, api_visibility="private")

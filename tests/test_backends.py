@@ -15,6 +15,7 @@ from ui.backends import MisconfiguredBackend, RunPodBackend, backend_from_env
 from ui.backends.base import Finished, Piece, Status, Stopped
 from ui.backends.local import LocalBackend, shared_engine
 from worker.model import engine as engine_module
+from worker.model.engine import Engine
 
 SENTENCE = "The fox ran."  # short: 40 chunks of G2P and synthesis, little audio
 LONG = " ".join([SENTENCE] * 40)  # 40 chunks
@@ -116,3 +117,14 @@ print(backend.capabilities.kind, heavy)
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "runpod []"
+
+
+def test_the_page_says_missing_weights_before_generate_with_the_real_folder(engine, catalog, tmp_path):
+    # The suite runs with HF_HUB_OFFLINE=1 (tests/conftest.py): the hub counts as unreachable.
+    present = LocalBackend(engine).describe()
+    assert "Running **locally**" in present and "weights" not in present
+    empty = tmp_path / "empty-hub"
+    bare = LocalBackend(Engine(catalog, cache_dir=empty, precision="fp32"))
+    says = bare.describe()  # before any job: no model loaded, no network call
+    assert "The Kokoro v1.0 and Kokoro v1.1-zh weights are not in the Hugging Face cache" in says
+    assert str(empty) in says and "$HF_HOME" not in says and "fetch_weights.py" in says

@@ -32,6 +32,7 @@ from ui.backends.base import (
 from worker.core import settings
 from worker.core.catalog import Catalog
 from worker.core.errors import KokoroError
+from worker.model import hub
 from worker.model.engine import Engine, SpokenChunk, finish, shared_text
 from worker.service.request import SynthesisRequest, parse_request
 
@@ -116,9 +117,23 @@ class LocalBackend:
     def describe(self) -> str:
         where = "ZeroGPU" if settings.on_zero_gpu() else self.engine.device.upper()
         if self.configured_endpoint:
-            return f"Running **locally** on {where} (KOKORO_BACKEND=local)."
-        return (f"Running **locally** on {where}: no RunPod endpoint is configured "
-                "(set RUNPOD_ENDPOINT_ID and RUNPOD_API_KEY to use one).")
+            line = f"Running **locally** on {where} (KOKORO_BACKEND=local)."
+        else:
+            line = (f"Running **locally** on {where}: no RunPod endpoint is configured "
+                    "(set RUNPOD_ENDPOINT_ID and RUNPOD_API_KEY to use one).")
+        return line + self._missing_weights()
+
+    def _missing_weights(self) -> str:
+        """Said on the page from the start, not after a visitor's first Generate."""
+        missing = self.engine.not_cached(settings.models(list(self.catalog.models)))
+        if not missing:
+            return ""
+        reason = hub.unreachable()
+        if reason is None:  # the warm-up is downloading them; a failure there is each job's message
+            return ""
+        names = " and ".join(f"Kokoro {name}" for name in missing)
+        return (f" **The {names} weights are not in the Hugging Face cache ({hub.cache_folder(self.engine.cache_dir)}),"
+                f" and {reason}**: jobs will fail until they are. {hub.HOW_TO_FILL}")
 
     def run(self, payload: dict, should_stop: StopCheck) -> Iterator[Event]:
         request = parse_request(payload, self.catalog)

@@ -80,6 +80,18 @@ class Weights:
         return (self._fetch(spec.repo_id, "config.json", f"{what} config"),
                 self._fetch(spec.repo_id, spec.weights, f"{what} weights"))
 
+    def not_cached(self, names: list[str]) -> list[str]:
+        """The models among `names` whose config or weights are not in the cache (no network call):
+        what a page can say before anyone presses Generate."""
+        from huggingface_hub import try_to_load_from_cache
+
+        def cached(repo_id: str, filename: str) -> bool:
+            return isinstance(try_to_load_from_cache(repo_id, filename, cache_dir=self.cache_dir), str)
+
+        return [name for name in names if not (cached(self.catalog.models[name].repo_id, "config.json")
+                                               and cached(self.catalog.models[name].repo_id,
+                                                          self.catalog.models[name].weights))]
+
     def model(self, name: str) -> torch.nn.Module:
         """The KModel for a catalog model name, loaded once (on this engine's device)."""
         if name in self._models:

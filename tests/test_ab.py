@@ -261,7 +261,7 @@ def test_the_leaderboard_ranks_by_votes_and_exports_them(desk, catalog, tmp_path
         listen(desk, clock, rnd)
         desk.vote("a", rnd, [], None)
     table, chart, summary = standings(desk.store, "en-us", catalog)
-    assert list(table["Voice"]) == ["af_heart", "am_adam"] and list(table["Wins"]) == [3, 0]
+    assert list(table["Voice"]) == ["af_heart", "am_adam"] and list(table["W–L–T"]) == ["3–0–0", "0–3–0"]
     assert table["Rating"][0] > 1000 > table["Rating"][1] and list(chart["Voice"]) == ["af_heart", "am_adam"]
     assert "3 votes" in summary and list(table["Note"]) == ["preliminary"] * 2
     assert "No votes" in standings(desk.store, "ja", catalog)[2]

@@ -33,13 +33,19 @@ CSS = """
 #captions { max-height: 260px; overflow-y: auto; }
 .captions { width: 100%; border-collapse: collapse; font-size: .92rem; }
 .captions td { padding: 3px 6px; vertical-align: top; border-bottom: 1px solid var(--border-color-primary); }
+#board th { white-space: nowrap; }  /* a header breaks between words, never inside one */
+#board th * { word-break: keep-all; overflow-wrap: normal; }
 .cue-time { white-space: nowrap; opacity: .65; font-variant-numeric: tabular-nums; width: 1%; }
 @media (max-width: 480px) {
+  .stack-on-phone { flex-direction: column !important; }
+  .stack-on-phone > * { min-width: 100% !important; }
   .tab-container button { padding: 0 7px !important; font-size: 13px !important; }
+  #board table { font-size: 12px; }
   #hero h1 { font-size: 1.8rem; }
 }
 """
-# A phone (390 px): narrower page margins and tab labels (CSS above), so all five tabs fit in the tab
+# A phone (390 px): rows marked stack-on-phone put their parts one under another (a Language
+# dropdown stays whole); narrower page margins and tab labels (CSS above), so all five tabs fit in the tab
 # bar instead of hiding behind "⋯" (Gradio moves whatever does not fit into an overflow menu). The
 # page margin sits outside what `css` may style (Gradio scopes it to the content), hence a <style>.
 HEAD = "<style>@media (max-width: 480px) { .gradio-container .main.app { padding: 8px !important; } }</style>"

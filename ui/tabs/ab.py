@@ -260,9 +260,9 @@ def build(desk: ABDesk, catalog: Catalog, language: str, past: gr.State, concurr
     offered = choices.voice_choices(catalog, language)
     ids = [vid for _, vid in offered]
     gr.Markdown(INTRO, elem_classes=["intro"])
-    with gr.Row():
+    with gr.Row(elem_classes=["stack-on-phone"]):  # a phone: the checkbox below, Language stays whole
         lang = gr.Dropdown(choices.language_choices(catalog), value=language, label="Language", scale=2,
-                           min_width=260)  # a phone: the checkbox wraps below, Language stays whole
+                           min_width=260)
         blind = gr.Checkbox(True, label="Blind test (shuffle and hide the voices until the vote)", scale=3)
     text = gr.Textbox(choices.sample_text(catalog, language), label="Text", lines=2, max_lines=6)
     sides = []

@@ -18,7 +18,8 @@ from worker.core.catalog import Catalog
 if TYPE_CHECKING:
     from ui.tabs.ab import ABDesk
 
-TABLE_COLUMNS = ["Rank", "Voice", "Model", "Rating", "95% interval", "Votes", "Wins", "Losses", "Ties", "Note"]
+# Eight columns, wins, losses and ties in one: the table fits a phone with a little scrolling.
+TABLE_COLUMNS = ["Rank", "Voice", "Model", "Rating", "95% interval", "Votes", "W–L–T", "Note"]
 
 
 def standings(store: VoteStore, language: str, catalog: Catalog) -> tuple[pd.DataFrame, pd.DataFrame, str]:
@@ -29,8 +30,8 @@ def standings(store: VoteStore, language: str, catalog: Catalog) -> tuple[pd.Dat
     for rank, r in enumerate(ratings, start=1):
         voice = catalog.voice(r.voice)
         model = voice.model if voice else "blend"
-        rows.append([rank, r.voice, model, round(r.rating), f"{round(r.low)}–{round(r.high)}", r.votes, r.wins,
-                     r.losses, r.ties, "preliminary" if r.preliminary else ""])
+        rows.append([rank, r.voice, model, round(r.rating), f"{round(r.low)}–{round(r.high)}", r.votes,
+                     f"{r.wins}–{r.losses}–{r.ties}", "preliminary" if r.preliminary else ""])
     board = pd.DataFrame(rows, columns=TABLE_COLUMNS)
     chart = pd.DataFrame({"Voice": [r.voice for r in ratings],
                           "vs average": [round(r.rating - BASE) for r in ratings]})
@@ -57,16 +58,17 @@ def export_csv(store: VoteStore, out_dir: Path | None = None) -> Path:
 
 def build(desk: ABDesk, catalog: Catalog, language: str, tab: gr.Tab, votes: list,
                       ab_language: gr.Dropdown) -> None:
-    with gr.Row():
+    with gr.Row(elem_classes=["stack-on-phone"]):
         lang = gr.Dropdown(choices.language_choices(catalog), value=language, label="Language", scale=3)
         refresh_btn = gr.Button("Refresh", scale=1)
         export_btn = gr.Button("Export votes (CSV)", scale=1)
     summary = gr.Markdown("", elem_id="board-summary")
-    with gr.Row():
-        board = gr.Dataframe(headers=TABLE_COLUMNS, interactive=False, label="Ratings",
-                             elem_id="board", scale=3, max_height=480)
-        chart = gr.BarPlot(x="Voice", y="vs average", sort="-y", label="Points above or below average",
-                           x_label_angle=-45, scale=2, elem_id="board-chart")
+    # The table gets the page's width (beside the chart it hid its Note column at 1280 px and showed
+    # three columns on a phone); the chart goes under it.
+    board = gr.Dataframe(headers=TABLE_COLUMNS, interactive=False, label="Ratings", elem_id="board",
+                         max_height=480)
+    chart = gr.BarPlot(x="Voice", y="vs average", sort="-y", label="Points above or below average",
+                       x_label_angle=-45, elem_id="board-chart")
     export_file = gr.File(label="Votes CSV", visible=False, interactive=False, elem_id="votes-csv")
 
     def show(code: str):

@@ -45,3 +45,16 @@ def test_a_bad_request_is_the_workers_sentence(client):
         client.predict("Hi.", "af_heart", "en-us", 9.0, True, "wav", api_name="/generate")
     path, *_ = client.predict(text="Still here.", api_name="/generate")  # defaults for the rest
     assert sf.info(path).duration > 0.2
+
+
+def test_a_program_creates_a_listening_test_and_reads_its_results(client):
+    link = client.predict("Product voice", "en-us", "The boat drifted.\nA quiet lake.", "af_heart,am_adam,bf_emma",
+                          api_name="/create_test")
+    assert "/?test=" in link and link.startswith("http://127.0.0.1:")
+    results = client.predict(link, api_name="/test_results")
+    assert results["test"]["voices"] == ["af_heart", "am_adam", "bf_emma"] and results["ratings"] == []
+    assert results["progress"] == {"raters": 0, "votes": 0, "pairs_left": 0}
+    with pytest.raises(AppError, match="A test compares at least two voices."):
+        client.predict("Solo", "en-us", "Hi.", "af_heart", api_name="/create_test")
+    with pytest.raises(AppError, match="is not a test id or link"):
+        client.predict("../etc", api_name="/test_results")

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `pytho
 
 import gradio as gr  # noqa: E402
 
-from ui.api import Blocks, build_api  # noqa: E402
+from ui.api import Blocks, ListeningDesk, build_api  # noqa: E402
 from ui.backends import backend_from_env  # noqa: E402
 from ui.ffmpeg_path import ensure_ffmpeg  # noqa: E402
 from ui.studio.clips import ClipMaker  # noqa: E402
@@ -73,7 +73,7 @@ def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1,
                 audition.build(auditioner, desk, catalog, language, past, tabs, form, concurrency, pronunciations)
             with gr.Tab("History", id="history", elem_id="history-tab"):
                 history.build(past)
-        build_api(studio, concurrency)
+        build_api(studio, concurrency, ListeningDesk(desk.store, catalog))
         gr.Markdown(ABOUT, elem_id="about")
     return demo
 

@@ -52,6 +52,30 @@ MIGRATIONS = (
     ALTER TABLE votes ADD COLUMN round_id TEXT;
     CREATE UNIQUE INDEX votes_one_per_round ON votes (round_id);
     """,
+    # v4: listening tests (ui/studio/listening.py): the tests, each rater's sequence, and which test,
+    # rater and pair a vote answers (arena votes: NULL); one vote per rater and pair.
+    """
+    CREATE TABLE tests (
+        id TEXT PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        name TEXT NOT NULL,
+        language TEXT NOT NULL,
+        sentences TEXT NOT NULL,
+        voices TEXT NOT NULL
+    );
+    CREATE TABLE raters (
+        test_id TEXT NOT NULL REFERENCES tests (id),
+        rater TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        sequence TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (test_id, rater)
+    );
+    ALTER TABLE votes ADD COLUMN test_id TEXT;
+    ALTER TABLE votes ADD COLUMN rater TEXT;
+    ALTER TABLE votes ADD COLUMN pair_index INTEGER;
+    CREATE UNIQUE INDEX votes_one_per_test_pair ON votes (test_id, rater, pair_index);
+    """,
 )
 
 
@@ -74,6 +98,9 @@ class Vote:
     backend: str
     session: str = ""
     round_id: str | None = None
+    test_id: str | None = None  # a listening test's vote (ui/studio/listening.py); None: the arena
+    rater: str | None = None
+    pair_index: int | None = None
     created_at: str = ""  # UTC ISO 8601, set when recorded
     id: int | None = None
 
@@ -98,6 +125,10 @@ class VoteStore:
             reason = getattr(exc, "strerror", None) or str(exc)
             raise SettingsError(f"The votes database {self.path} cannot be created or opened ({reason}): "
                                 "set KOKORO_VOTES_DB to a file in a writable folder.") from None
+
+    def connection(self):
+        """A connection to the same database, for the listening tests' tables."""
+        return self._connect()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -142,18 +173,25 @@ class VoteStore:
                 cursor = conn.execute(f"INSERT INTO votes ({names}) VALUES ({', '.join('?' * len(row))})",
                                       tuple(row.values()))
             except sqlite3.IntegrityError as exc:
-                if "round_id" in str(exc):
-                    raise AlreadyVoted(vote.round_id) from None
+                if "round_id" in str(exc) or "pair_index" in str(exc):
+                    raise AlreadyVoted(vote.round_id or vote.pair_index) from None
                 raise
             new_id = cursor.lastrowid
         return Vote(**{**row, "blind": vote.blind, "id": new_id})
 
-    def votes(self, language: str | None = None) -> list[Vote]:
-        """Every vote (of one language), oldest first."""
-        query = f"SELECT {', '.join(COLUMNS)} FROM votes"
-        args: tuple = ()
+    def votes(self, language: str | None = None, test_id: str | None = None,
+              include_tests: bool = False) -> list[Vote]:
+        """The arena's votes (of one language), oldest first; a listening test's with `test_id`;
+        both with `include_tests`."""
+        where, args = [], []
         if language:
-            query, args = query + " WHERE language = ?", (language,)
+            where, args = ["language = ?"], [language]
+        if test_id is not None:
+            where.append("test_id = ?")
+            args.append(test_id)
+        elif not include_tests:
+            where.append("test_id IS NULL")
+        query = f"SELECT {', '.join(COLUMNS)} FROM votes" + (" WHERE " + " AND ".join(where) if where else "")
         with self._connect() as conn:
             rows = conn.execute(query + " ORDER BY id", args).fetchall()
         return [Vote(**{**dict(r), "blind": bool(r["blind"])}) for r in rows]
@@ -173,6 +211,6 @@ class VoteStore:
         out = io.StringIO()
         writer = csv.DictWriter(out, CSV_COLUMNS)
         writer.writeheader()
-        for vote in self.votes(language):
+        for vote in self.votes(language, include_tests=True):
             writer.writerow({**asdict(vote), "blind": int(vote.blind)})
         return out.getvalue()

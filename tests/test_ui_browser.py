@@ -144,9 +144,15 @@ def test_empty_text_shows_an_error_toast_and_the_page_keeps_working(page):
     toast.first.wait_for()
     assert "'text' is empty; give some text to speak." in toast.first.inner_text()
     assert "Traceback" not in page.content()
+    # The status line says it, readable: Gradio's red "Error" pill covered it.
+    wait_until(lambda: "'text' is empty" in status_text(page), 10, "the status line to say it")
+    assert not page.locator("#status [data-testid=status-tracker] .error").is_visible()
     page.get_by_label("Text").fill("Fine.")
     page.get_by_role("button", name="Generate").click()
     page.locator("#download a[data-testid=download-link]").wait_for(timeout=SYNTH_TIMEOUT_MS)
+    # Output files are the visitor's to take, not to remove: no "×" on the download or the captions.
+    page.locator("#caption-files").get_by_text(".vtt").first.wait_for()
+    assert page.get_by_role("button", name="Remove this file").filter(visible=True).count() == 0
 
 
 def test_stop_ends_a_long_run(page):

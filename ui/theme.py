@@ -48,4 +48,9 @@ CSS = """
 # dropdown stays whole); narrower page margins and tab labels (CSS above), so all five tabs fit in the tab
 # bar instead of hiding behind "⋯" (Gradio moves whatever does not fit into an overflow menu). The
 # page margin sits outside what `css` may style (Gradio scopes it to the content), hence a <style>.
-HEAD = "<style>@media (max-width: 480px) { .gradio-container .main.app { padding: 8px !important; } }</style>"
+# Also there, unscoped (Gradio's scoping of `css` did not reach them): a failed event's red "Error" pill,
+# which covered our status line (the toast and the status line say what went wrong), and the "×" on
+# output files (ours to hand out, not the visitor's to remove).
+HEAD = ("<style>@media (max-width: 480px) { .gradio-container .main.app { padding: 8px !important; } }\n"
+        "[data-testid=status-tracker]:has(> .error) { display: none !important; }\n"
+        "#download .label-clear-button, #caption-files .label-clear-button { display: none !important; }</style>")

@@ -148,7 +148,8 @@ def phonemizer(kokoro_code: str, zh_version: str | None = None) -> G2P:
     """The G2P for a language; `zh_version` is "1.1" for the v1.1-zh model's Chinese, else None.
     Built once per process and shared by every caller; calls are serialised (see _LOCK)."""
     with _LOCK:  # text in a script this G2P cannot read goes to one that can (worker/text/scripts.py)
-        g2p = scripts.routed(_build(kokoro_code, zh_version), "z1.1" if zh_version == "1.1" else kokoro_code)
+        g2p = scripts.routed(_build(kokoro_code, zh_version), "z1.1" if zh_version == "1.1" else kokoro_code,
+                             phonemizer)
 
     def serialised(text: str) -> str:
         with _LOCK:

@@ -93,17 +93,17 @@ def _espeak(language: str) -> G2P:
     return lambda text: g2p(text)[0] or ""
 
 
-def _foreign(group: str, piece: str) -> G2P:
-    from worker.text import g2p
-
+def _foreign(group: str, piece: str, phonemizer: Callable[[str], G2P]) -> G2P:
+    """The G2P for a run of another script: one of Kokoro's (`phonemizer`, by kokoro language code,
+    handed in by worker/text/g2p.py, which imports this module) or espeak-ng's."""
     if group == "LATIN":
-        return g2p.phonemizer("a")
+        return phonemizer("a")
     if group == "DEVANAGARI":
-        return g2p.phonemizer("h")
+        return phonemizer("h")
     if group in _KANA or group == "CJK" and any(script(ch) in _KANA for ch in piece):
-        return g2p.phonemizer("j")
+        return phonemizer("j")
     if group == "CJK":
-        return g2p.phonemizer("z")
+        return phonemizer("z")
     return _espeak(ESPEAK[group])
 
 
@@ -125,9 +125,9 @@ def flags_named(text: str, code: str) -> str:
     return re.sub(r"(?<=\S) {2,}(?=\S)", " ", named).strip() if spaced else named
 
 
-def routed(g2p: G2P, code: str) -> G2P:
+def routed(g2p: G2P, code: str, phonemizer: Callable[[str], G2P]) -> G2P:
     """`g2p` (the G2P for kokoro language `code`, or "z1.1") with flags named and every run in a
-    script it cannot read phonemized by a G2P that can."""
+    script it cannot read phonemized by a G2P that can (`phonemizer`: Kokoro's, by language code)."""
     language = code[0]
 
     def run(text: str) -> str:
@@ -135,7 +135,8 @@ def routed(g2p: G2P, code: str) -> G2P:
         pieces = runs(text, code)
         if all(group is None for group, _ in pieces):
             return g2p(text)  # the usual case: one script, the language's own
-        said = [(g2p if group is None else _foreign(group, piece))(piece).strip() for group, piece in pieces]
+        said = [(g2p if group is None else _foreign(group, piece, phonemizer))(piece).strip()
+                for group, piece in pieces]
         return " ".join(s for s in said if s)
 
     return run

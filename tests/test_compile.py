@@ -39,27 +39,44 @@ def test_the_setting_takes_auto_on_off_and_refuses_the_rest():
         settings.compile_mode({"KOKORO_COMPILE": "fast"})
 
 
-@pytest.mark.slow  # a compile: about a minute on 2 cores with inductor's cache, two without
+class OptimizedModule(torch.nn.Module):
+    """torch.compile's stand-in here (the real compile costs the suite a minute or two on 2 cores;
+    tests/test_real_weights.py hears the real one): the module it wraps, after a compile's pause."""
+
+    def __init__(self, inner: torch.nn.Module, started, go):
+        super().__init__()
+        self.inner, self.started, self.go = inner, started, go
+
+    def forward(self, *args, **kwargs):
+        self.started.set()
+        self.go.wait(30)  # the "compile" lasts until the test has served a job meanwhile
+        return self.inner(*args, **kwargs)
+
+
 def test_auto_serves_at_once_and_the_compiled_decoder_takes_over(engine, catalog, monkeypatch, caplog,
                                                                   fixed_source):
     # fp32 here (bf16 is only native on some CI CPUs): what is tested is the background swap.
+    import threading
+
+    started, go = threading.Event(), threading.Event()
     monkeypatch.setattr(fp, "compile_pays", lambda precision, device: True)
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: OptimizedModule(module, started, go))
     eager = Engine(catalog, cache_dir=engine.cache_dir, precision="fp32", compile="off")
     auto = Engine(catalog, cache_dir=engine.cache_dir, precision="fp32", compile="auto")
     request = parse_request({"text": "Hello there, this is a test of the compiled model.", "voice": "af_heart",
                              "language": "en-us"}, catalog)
     with caplog.at_level(logging.INFO, logger="kokoro"):
-        assert not _compiled(auto.model("v1.0").decoder)  # no wait for the compile
-        while_compiling = auto.synthesize(request)  # served eager meanwhile
-        auto.wait_for_compile(timeout=600)
-    assert _compiled(auto.model("v1.0").decoder)
+        kmodel = auto.model("v1.0")
+        assert started.wait(30) and not _compiled(kmodel.decoder)  # compiling, and no wait for it
+        while_compiling = auto.synthesize(request)  # served eager meanwhile, on the same weights
+        go.set()
+        auto.wait_for_compile(timeout=60)
+    assert _compiled(kmodel.decoder) and kmodel.decoder.inner is not None
     assert "the compiled decoder took over" in caplog.text
     alone, compiled = eager.synthesize(request), auto.synthesize(request)
     np.testing.assert_array_equal(while_compiling.audio, alone.audio)
-    assert len(compiled.audio) == len(alone.audio)  # the same durations: the predictor is not compiled
+    np.testing.assert_array_equal(compiled.audio, alone.audio)  # the stand-in compiles to the same module
     assert [c.duration_s for c in compiled.result.chunks] == [c.duration_s for c in alone.result.chunks]
-    level = np.sqrt(np.mean(alone.audio ** 2))
-    assert np.sqrt(np.mean((compiled.audio - alone.audio) ** 2)) < 0.01 * level  # float reordering only
 
 
 def test_a_failing_compile_leaves_the_eager_model_serving(engine, catalog, monkeypatch):

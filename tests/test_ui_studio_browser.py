@@ -98,7 +98,7 @@ def test_blind_ab_hides_the_names_until_the_vote_which_lands_in_the_database_and
     wait_until(lambda: len(table_rows(page, 'board')) == 2, 15, "two voices on the board")
     rows = table_rows(page, 'board')
     assert [r[1] for r in rows] == [named[1], named[2]]  # the winner first
-    assert int(rows[0][3]) > 1000 > int(rows[1][3]) and rows[0][5] == "1" and rows[0][9] == "preliminary"
+    assert int(rows[0][3]) > 1000 > int(rows[1][3]) and rows[0][5] == "1" and rows[0][6] == "1–0–0" and rows[0][7] == "preliminary"
     assert "1 vote" in page.locator("#board-summary").inner_text()
     page.screenshot(path=str(ARTIFACTS / "leaderboard.png"), full_page=True)
 

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ui import feedback
+from ui.feedback import as_toast
 from ui.studio import listening
 from ui.studio.votes import VoteStore
 from ui.tabs.generate import Studio
 from worker.core.catalog import Catalog
-from worker.core.errors import KokoroError
 
 
 class Blocks(gr.Blocks):
@@ -59,18 +58,14 @@ class ListeningDesk:
     def create_test(self, name: str, language: str, sentences: str, voices: str,
                     request: gr.Request | None = None) -> str:
         """A new listening test; returns its link to hand to raters."""
-        try:
+        with as_toast("Cannot make this test"):
             test = listening.create(self.store, self.catalog, name, language, sentences, voices)
-        except KokoroError as exc:
-            raise gr.Error(feedback.message(exc), print_exception=False) from None
         return f"{page_url(request)}?test={test.id}"
 
     def test_results(self, id_or_link: str) -> dict:
         """A test's results (ratings with intervals, win matrix, breakdowns, agreement, progress)."""
-        try:
+        with as_toast("Cannot read this test"):
             return listening.results(self.store, id_or_link)
-        except KokoroError as exc:
-            raise gr.Error(feedback.message(exc), print_exception=False) from None
 
 
 def build_api(studio: Studio, concurrency: int, tests: ListeningDesk | None = None) -> None:

@@ -97,3 +97,19 @@ def test_models_load_without_autograd(engine):
     # Inference only, and autocast's process-wide weight cache stays empty: a bf16 job clearing it
     # while torch.compile traced in another thread deadlocked (both threads idle, the lock and the GIL).
     assert not any(p.requires_grad for p in engine.model("v1.0").parameters())
+
+
+@pytest.mark.slow  # a real compile in a subprocess: up to a minute on 2 cores
+def test_a_process_that_ends_while_compiling_exits_cleanly(standin_hf_home):
+    # A one-job run (`--test_input`) ended mid-compile and aborted in C++ (exit 134).
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO, worker_env
+
+    code = ("from worker.model.engine import Engine; e = Engine(precision='fp32', compile='background'); "
+            "e.model('v1.0'); import time; time.sleep(15); print('loaded')")  # into inductor's codegen
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=worker_env(), capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0 and "loaded" in done.stdout, done.stderr[-2000:]
+    assert "terminate called" not in done.stderr and "Torchinductor does not support" not in done.stderr

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copy
 import functools
@@ -28,6 +29,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -160,6 +162,8 @@ def compile_decoder(kmodel: torch.nn.Module, device: str, precision: str, style:
     not compiled). Measured on a 2-core avx512_bf16 VM: the decoder 0.69x its eager time in bf16;
     inductor's freezing was slower (0.8x). The first compile takes 1-2 minutes; inductor caches it on
     disk (its default folder, /tmp/torchinductor_<user>), and a cached one takes ~30 s."""
+    # inductor's note that it leaves the STFT's complex ops to eager: for its developers, not our logs
+    warnings.filterwarnings("ignore", "Torchinductor does not support code generation for complex", UserWarning)
     compiled = torch.compile(kmodel.decoder, dynamic=True)
     try:
         _trial(kmodel, compiled, device, precision, style)
@@ -182,6 +186,9 @@ def compile_in_background(kmodel: torch.nn.Module, device: str, precision: str, 
 
     thread = threading.Thread(target=run, name=f"kokoro-compile-{name}", daemon=True)
     thread.start()
+    # A process that ends mid-compile (a one-job `--test_input` run) aborted in C++ ("terminate called
+    # without an active exception", exit 134): it waits for the compile to finish instead.
+    atexit.register(thread.join)
     return thread
 
 

@@ -10,6 +10,7 @@ import random
 import threading
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import gradio as gr
 import numpy as np
@@ -29,8 +30,12 @@ NO_PROGRESS = lambda *a, **k: None  # noqa: E731
 
 
 class Request:
-    def __init__(self, session: str = "browser-1"):
+    """What the desk reads of a gr.Request: the session and the client's address."""
+
+    def __init__(self, session: str = "browser-1", address: str = "203.0.113.7"):
         self.session_hash = session
+        self.client = SimpleNamespace(host=address)
+        self.headers = {}
 
 
 class Clock:
@@ -198,21 +203,22 @@ def test_racing_votes_on_one_round_record_exactly_one(desk, clock, trial):
     assert all("has a vote already" in message for message in refused)
 
 
-def test_a_session_may_cast_only_so_many_votes_in_a_window(desk, clock):
+@pytest.mark.hostile
+def test_a_client_may_cast_only_so_many_votes_in_a_window_whatever_its_sessions(desk, clock):
     desk.book.votes_per_window = 3
-    for _ in range(3):
+    for k in range(3):  # a fresh Gradio session for every vote, as a script would open
         rnd = compare(desk, blind=False)[7]
         listen(desk, clock, rnd)
-        desk.vote("a", rnd, [], Request("eager"))
+        desk.vote("a", rnd, [], Request(f"fresh-{k}", "198.51.100.4"))
     rnd = compare(desk, blind=False)[7]
     listen(desk, clock, rnd)
-    with pytest.raises(gr.Error, match="the most one session may cast"):
-        desk.vote("a", rnd, [], Request("eager"))
-    desk.vote("a", rnd, [], Request("someone-else"))  # another session is not held back
+    with pytest.raises(gr.Error, match="the most one address may cast"):
+        desk.vote("a", rnd, [], Request("fresh-3", "198.51.100.4"))
+    desk.vote("a", rnd, [], Request("someone-else", "192.0.2.9"))  # another client is not held back
     clock.now += desk.book.window_s
     rnd = compare(desk, blind=False)[7]
     listen(desk, clock, rnd)
-    desk.vote("b", rnd, [], Request("eager"))  # the window moved on
+    desk.vote("b", rnd, [], Request("fresh-4", "198.51.100.4"))  # the window moved on
     assert desk.store.count() == 5
 
 

@@ -4,8 +4,10 @@ of which clips each round played, when, and whether a vote may count.
 A browser can send any event in any order, so nothing it claims is taken on trust. Each round gets
 an id the server makes; the server notes the time of the first "play" of each side, and a vote
 counts only when both sides were started and each has had min(MIN_LISTEN_S, its duration) since
-(TTS Arena's rule). A session may cast at most VOTES_PER_WINDOW votes per WINDOW_S, which a
-listener who hears both clips never reaches. One vote per round is enforced by the vote store
+(TTS Arena's rule). One client address may cast at most VOTES_PER_WINDOW votes per WINDOW_S
+(ui/studio/voters.py): a listener needs at least MIN_LISTEN_S per vote and in practice takes
+10-20 s, so the limit leaves room for three or four raters behind one office address, while a
+script that opens a fresh session per vote is held back as one client. One vote per round is enforced by the vote store
 (a unique round id), so two vote requests racing each other still record one.
 """
 
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from worker.core.errors import InputError
 
 MIN_LISTEN_S = 3.0
-VOTES_PER_WINDOW = 20
+VOTES_PER_WINDOW = 60
 WINDOW_S = 300.0
 MAX_ROUNDS = 10_000  # oldest rounds are forgotten first; a forgotten round cannot take a vote
 
@@ -41,7 +43,7 @@ class _Round:
 
 
 class RoundBook:
-    """Open rounds, their plays, and each session's recent votes. Thread-safe; in memory, because a
+    """Open rounds, their plays, and each client's recent votes. Thread-safe; in memory, because a
     round lives only as long as the page that plays it (a restart starts new rounds)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic, min_listen_s: float = MIN_LISTEN_S,
@@ -87,9 +89,9 @@ class RoundBook:
             rnd = self._rounds.get(round_id)
             return rnd is None or bool(rnd.closed)
 
-    def admit(self, round_id: str, session: str) -> None:
-        """Raises VoteRefused unless a vote from `session` on this round may be recorded now; when
-        it may, the vote is counted against the session's rate."""
+    def admit(self, round_id: str, client: str) -> None:
+        """Raises VoteRefused unless a vote from `client` (ui/studio/voters.py) on this round may be
+        recorded now; when it may, the vote is counted against the client's rate."""
         with self._lock:
             rnd = self._rounds.get(round_id)
             if rnd is None:
@@ -106,19 +108,19 @@ class RoundBook:
                 if heard < need:
                     raise VoteRefused(f"Listen a little longer: {letter} has played for {heard:.1f} s, "
                                       f"a vote counts after {need:.1f} s of each clip.")
-            recent = self._votes.setdefault(session, deque())
+            recent = self._votes.setdefault(client, deque())
             while recent and now - recent[0] > self.window_s:
                 recent.popleft()
             if len(recent) >= self.votes_per_window:
                 wait = self.window_s - (now - recent[0])
                 raise VoteRefused(f"That is {len(recent)} votes in {self.window_s / 60:.0f} minutes, the most "
-                                  f"one session may cast: try again in {wait:.0f} s.")
+                                  f"one address may cast: try again in {wait:.0f} s.")
             recent.append(now)
 
-    def refund(self, session: str) -> None:
+    def refund(self, client: str) -> None:
         """The admitted vote was not stored (the round had one already): it does not count."""
         with self._lock:
-            if recent := self._votes.get(session):
+            if recent := self._votes.get(client):
                 recent.pop()
 
 

@@ -13,7 +13,6 @@ the pool that have been compared least often, so a listening session covers the 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import threading
@@ -26,7 +25,7 @@ import gradio as gr
 
 from ui import feedback
 from ui.feedback import as_toast
-from ui.studio import choices, files, history, loudness
+from ui.studio import choices, files, history, loudness, voters
 from ui.studio.blind import disguise
 from ui.studio.clips import Clip, ClipMaker, worker_count
 from ui.studio.ratings import OUTCOMES
@@ -180,18 +179,18 @@ class ABDesk:
         players A and B (labels), voice A, voice B, history."""
         if rnd is None:
             raise gr.Error("Generate a pair first.", print_exception=False)
-        session = _voter(request)
+        client = voters.client_tag(request)
         a, b = rnd.sides
         try:
-            self.book.admit(rnd.round_id, session)
+            self.book.admit(rnd.round_id, client)
             try:
                 self.store.record(Vote(
                     language=rnd.language, text=rnd.text, voice_a=a.voice, voice_b=b.voice, model_a=a.model,
                     model_b=b.model, speed_a=a.speed, speed_b=b.speed, outcome=outcome, blind=rnd.blind,
-                    backend=self.clips.backend.capabilities.kind, session=session,
+                    backend=self.clips.backend.capabilities.kind, session=voters.session_tag(request),
                     round_id=rnd.round_id))
             except AlreadyVoted:
-                self.book.refund(session)
+                self.book.refund(client)
                 raise VoteRefused(VOTED) from None
         except VoteRefused as exc:
             raise gr.Error(str(exc), title="Vote not counted", print_exception=False) from None
@@ -224,12 +223,6 @@ class ABDesk:
                 gr.Dropdown(choices=offered, value=voices[0]), gr.Dropdown(choices=offered, value=voices[1]),
                 *speeds, None, None, feedback.status("Press Generate A/B to hear this pair.", "idle"),
                 *_buttons(False), "", None)
-
-
-def _voter(request: gr.Request | None) -> str:
-    # An anonymous tag per browser session: counts voters without storing who they are.
-    session = getattr(request, "session_hash", None) or ""
-    return hashlib.sha256(session.encode()).hexdigest()[:12] if session else ""
 
 
 VOTE_LABELS = {"a": "A is better", "b": "B is better", "tie": "Tie", "bad": "Both bad"}

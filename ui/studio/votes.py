@@ -76,6 +76,15 @@ MIGRATIONS = (
     ALTER TABLE votes ADD COLUMN pair_index INTEGER;
     CREATE UNIQUE INDEX votes_one_per_test_pair ON votes (test_id, rater, pair_index);
     """,
+    # v5: the studio's one shared shortlist of voices (ui/studio/shortlist.py); tags: a JSON list.
+    """
+    CREATE TABLE shortlist (
+        voice TEXT PRIMARY KEY,
+        note TEXT NOT NULL DEFAULT '',
+        tags TEXT NOT NULL DEFAULT '[]',
+        added_at TEXT NOT NULL
+    );
+    """,
 )
 
 
@@ -206,11 +215,11 @@ class VoteStore:
         with self._connect() as conn:
             return [r[0] for r in conn.execute("SELECT DISTINCT language FROM votes ORDER BY language")]
 
-    def to_csv(self, language: str | None = None) -> str:
-        """The raw votes as CSV, one row per vote, a header first."""
+    def to_csv(self, language: str | None = None, test_id: str | None = None) -> str:
+        """The raw votes (all, or one listening test's) as CSV, one row per vote, a header first."""
         out = io.StringIO()
         writer = csv.DictWriter(out, CSV_COLUMNS)
         writer.writeheader()
-        for vote in self.votes(language, include_tests=True):
+        for vote in self.votes(language, test_id=test_id, include_tests=True):
             writer.writerow({**asdict(vote), "blind": int(vote.blind)})
         return out.getvalue()

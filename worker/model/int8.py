@@ -26,6 +26,8 @@ from pathlib import Path
 
 import torch
 
+from worker.core import onnx_runtime
+
 log = logging.getLogger("kokoro.int8")
 
 FORMAT = 1  # bump when the export or the quantisation changes: older files are rebuilt
@@ -58,6 +60,7 @@ class OnnxDecoder(torch.nn.Module):
 def decoder(kmodel, config: str, weights: str, packs: list[torch.Tensor], home: Path) -> OnnxDecoder:
     """The int8 decoder for these weights: loaded from `home`, or built there first (from the
     loaded fp32 `kmodel`, whose decoder inputs on CALIBRATION read by the voice `packs` calibrate it)."""
+    onnx_runtime.load()  # the first import, without ONNX Runtime's GPU-discovery warning
     for folder in (home, Path(tempfile.gettempdir()) / "kokoro-int8"):  # the temp folder: a read-only cache
         path = _path(weights, folder)
         if path.exists():

@@ -120,6 +120,9 @@ def unidic_args() -> str:
 
 
 def _japanese() -> G2P:
+    from worker.core import onnx_runtime
+
+    onnx_runtime.load()  # misaki's ja imports pyopenjtalk, which imports ONNX Runtime: without its GPU-discovery warning
     from misaki import cutlet, ja
 
     if not _full_unidic_installed():

@@ -18,6 +18,7 @@ from ui.feedback import as_toast, message
 from ui.studio import choices, files, history, loudness
 from ui.studio.clips import ClipMaker, worker_count
 from ui.studio.stops import StopFlags
+from ui.tabs import shortlist
 from ui.tabs.ab import ABDesk, ABForm
 from ui.tabs.pronunciations import applied
 from worker.core.catalog import Catalog, Voice
@@ -141,7 +142,8 @@ def _count(n: int) -> str:
 
 
 def build(auditioner: Auditioner, desk: ABDesk, catalog: Catalog, language: str, past: gr.State,
-          tabs: gr.Tabs, form: ABForm, concurrency: int, pronunciations: gr.State) -> None:
+          tabs: gr.Tabs, form: ABForm, concurrency: int, pronunciations: gr.State) -> shortlist.ShortlistView:
+    """The tab; returns its Shortlist panel's view, for the page to wire "Test these voices"."""
     voices = filtered(catalog, language)
     ids = [v.id for v in voices]
     with gr.Row():
@@ -161,11 +163,17 @@ def build(auditioner: Auditioner, desk: ABDesk, catalog: Catalog, language: str,
         speed = gr.Slider(SPEED_MIN, SPEED_MAX, value=1.0, step=0.05, label="Speed", scale=3)
         run_btn = gr.Button("Audition", variant="primary", scale=1)
         stop_btn = gr.Button("Stop", variant="stop", scale=1)
-    status = gr.HTML(feedback.status("Pick voices and press Audition.", "idle"), elem_id="audition-status")
+    # The status line is drawn by the render with the players: a status set directly would reach
+    # the page (saying "Done") before the render of the last player, a round trip later.
+    progress_host = gr.HTML("", elem_id="audition-progress")
+    status = gr.State(feedback.status("Pick voices and press Audition.", "idle"))
     results = gr.State([])
+    starred = gr.State([])  # the shortlist's voice ids: the players' stars follow it
+    quiet = dict(queue=False, api_visibility="private")
 
-    @gr.render(inputs=results)
-    def players(items: list[dict]):
+    @gr.render(inputs=[results, status, starred])
+    def players(items: list[dict], status_html: str, starred_ids: list[str]):
+        gr.HTML(status_html, elem_id="audition-status")
         with gr.Row(elem_id="audition-results", equal_height=False):
             for item in items:
                 with gr.Column(min_width=280, elem_classes=["clip"]):
@@ -176,6 +184,9 @@ def build(auditioner: Auditioner, desk: ABDesk, catalog: Catalog, language: str,
                     grade = f" · grade {voice.grade}" if voice and voice.grade else ""
                     gr.Audio(item["path"], label=f"{item['voice']}{grade}", type="filepath", interactive=False,
                              buttons=["download"], key=f"clip-{item['voice']}")
+                    star = gr.Button(listed.desk.star_label(item["voice"], starred_ids), size="sm")
+                    star.click(lambda picked, vid=item["voice"]: listed.desk.toggle(vid, picked),
+                               listed.refreshed[1], listed.refreshed, **quiet)
                     with gr.Row():
                         for side, letter in ((0, "A"), (1, "B")):
                             other = form.voice_b if side == 0 else form.voice_a
@@ -185,12 +196,13 @@ def build(auditioner: Auditioner, desk: ABDesk, catalog: Catalog, language: str,
                                         form.speed_a, form.speed_b, *form.round_view], queue=False,
                                 api_visibility="private")
 
+    listed = shortlist.build(shortlist.ShortlistDesk(desk, catalog, auditioner.out_dir), starred)
     filters = [lang, gender, model, grade, sort]
-    quiet = dict(queue=False, api_visibility="private")
     for control in filters:
         control.input(auditioner.on_filter, filters, [catalog_table, selected, count], **quiet)
     lang.input(auditioner.on_language, [lang, sentence], sentence, **quiet)
     run_btn.click(auditioner.audition, [sentence, selected, lang, speed, past, pronunciations], [results, status, past],
                   concurrency_limit=concurrency, concurrency_id="synthesis", api_visibility="private",
-                  show_progress_on=[status])
+                  show_progress_on=[progress_host])
     stop_btn.click(auditioner.stop, None, None, **quiet)
+    return listed

@@ -22,11 +22,13 @@ from ui.backends import backend_from_env  # noqa: E402
 from ui.ffmpeg_path import ensure_ffmpeg  # noqa: E402
 from ui.studio.clips import ClipMaker  # noqa: E402
 from ui.studio.votes import VoteStore  # noqa: E402
-from ui.tabs import ab, audition, generate, history, leaderboard  # noqa: E402
+from ui.tabs import ab, audition, generate, history, leaderboard, rater, tests  # noqa: E402
 from ui.tabs.ab import ABDesk  # noqa: E402
 from ui.tabs.audition import Auditioner  # noqa: E402
 from ui.tabs.generate import Studio  # noqa: E402
 from ui.tabs.pronunciations import Pronouncer  # noqa: E402
+from ui.tabs.rater import RaterDesk  # noqa: E402
+from ui.tabs.tests import TestDesk  # noqa: E402
 from ui.theme import CSS, HEAD, THEME  # noqa: E402
 from worker.core import settings, startup  # noqa: E402
 from worker.core.catalog import Catalog  # noqa: E402
@@ -58,23 +60,28 @@ def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1,
     with Blocks(title=TITLE, delete_cache=(3600, 7200)) as demo:
         gr.HTML(f"<div id='hero'><h1>{TITLE}</h1><p>Natural speech from text in nine languages and "
                 f"{len(catalog.voices)} voices, with the open-weight Kokoro-82M model.</p></div>")
-        gr.Markdown(banner, elem_id="backend")
-        past = gr.State([])  # this session's history (ui/studio/history.py)
-        pronunciations = gr.State({})  # this session's {language: {word: phonemes}}
-        with gr.Tabs() as tabs:
-            with gr.Tab("Generate", id="generate", elem_id="generate-tab"):
-                generate.build(studio, catalog, language, past, concurrency, pronunciations,
-                               Pronouncer(clips, catalog, out_dir=studio.out_dir))
-            with gr.Tab("A/B test", id="ab", elem_id="ab-tab"):
-                form, votes = ab.build(desk, catalog, language, past, concurrency, pronunciations)
-            with gr.Tab("Leaderboard", id="leaderboard", elem_id="leaderboard-tab") as board_tab:
-                leaderboard.build(desk, catalog, language, board_tab, votes, form.language)
-            with gr.Tab("Audition", id="audition", elem_id="audition-tab"):
-                audition.build(auditioner, desk, catalog, language, past, tabs, form, concurrency, pronunciations)
-            with gr.Tab("History", id="history", elem_id="history-tab"):
-                history.build(past)
-        build_api(studio, concurrency, ListeningDesk(desk.store, catalog))
-        gr.Markdown(ABOUT, elem_id="about")
+        with gr.Column(elem_id="studio-view") as studio_view:  # hidden on a rater's page (`?test=`)
+            gr.Markdown(banner, elem_id="backend")
+            past = gr.State([])  # this session's history (ui/studio/history.py)
+            pronunciations = gr.State({})  # this session's {language: {word: phonemes}}
+            with gr.Tabs() as tabs:
+                with gr.Tab("Generate", id="generate", elem_id="generate-tab"):
+                    generate.build(studio, catalog, language, past, concurrency, pronunciations,
+                                   Pronouncer(clips, catalog, out_dir=studio.out_dir))
+                with gr.Tab("A/B test", id="ab", elem_id="ab-tab"):
+                    form, votes = ab.build(desk, catalog, language, past, concurrency, pronunciations)
+                with gr.Tab("Leaderboard", id="leaderboard", elem_id="leaderboard-tab") as board_tab:
+                    leaderboard.build(desk, catalog, language, board_tab, votes, form.language)
+                with gr.Tab("Audition", id="audition", elem_id="audition-tab"):
+                    shortlist = audition.build(auditioner, desk, catalog, language, past, tabs, form, concurrency,
+                                               pronunciations)
+                with gr.Tab("Tests", id="tests", elem_id="tests-tab") as tests_tab:
+                    test_form = tests.build(TestDesk(desk, catalog), catalog, language, tests_tab)
+                with gr.Tab("History", id="history", elem_id="history-tab"):
+                    history.build(past)
+            build_api(studio, concurrency, ListeningDesk(desk.store, catalog))
+            gr.Markdown(ABOUT, elem_id="about")
+        rater.build(RaterDesk(desk), studio_view, demo)
     return demo
 
 

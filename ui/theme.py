@@ -43,6 +43,11 @@ CSS = """
   #board table { font-size: 12px; }
   #hero h1 { font-size: 1.8rem; }
 }
+/* Audition (ui/tabs/audition.py): the catalog's headers break between words, never inside one
+   (at 390 px the grid sized Grade and Target narrower than their words); the grid then widens those
+   columns to fit, and the table scrolls sideways as before. */
+#catalog-table th { white-space: nowrap; }
+#catalog-table th * { word-break: keep-all; overflow-wrap: normal; }
 """
 # A phone (390 px): rows marked stack-on-phone put their parts one under another (a Language
 # dropdown stays whole); narrower page margins and tab labels (CSS above), so all five tabs fit in the tab
@@ -54,3 +59,43 @@ CSS = """
 HEAD = ("<style>@media (max-width: 480px) { .gradio-container .main.app { padding: 8px !important; } }\n"
         "[data-testid=status-tracker]:has(> .error) { display: none !important; }\n"
         "#download .label-clear-button, #caption-files .label-clear-button { display: none !important; }</style>")
+
+# A rater's page (ui/tabs/rater.py) from the keyboard: A, B, T, X press the vote buttons (only when
+# enabled: the server still decides), N the next pair, space pauses whichever clip plays, else plays
+# the first clip of this pair not yet started (A, then B), else the last one used. Keys typed into
+# the name field are left alone.
+RATER_KEYS = """<script>
+(() => {
+  const keys = {a: "rate-a", b: "rate-b", t: "rate-tie", x: "rate-bad", n: "rate-next"};
+  const players = ["rater-a", "rater-b"];
+  let pair = null, started = new Set(), last = "rater-a";
+  const control = (id, label) => document.querySelector(`#${id} button[aria-label="${label}"]`);
+  const sync = () => {  // a new pair on screen: nothing of it played yet
+    const now = document.getElementById("rater-progress")?.innerText;
+    if (now !== pair) { pair = now; started = new Set(); last = "rater-a"; }
+  };
+  document.addEventListener("click", (event) => {
+    const play = event.target.closest?.('button[aria-label="Play"]');
+    const id = play && players.find((p) => play.closest(`#${p}`));
+    if (id) { sync(); started.add(id); last = id; }
+  }, true);
+  document.addEventListener("keydown", (event) => {
+    const view = document.getElementById("rater");
+    if (!view || view.offsetParent === null || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest?.("input, textarea, select, [contenteditable=true]")) return;
+    const key = event.key.toLowerCase();
+    if (key === " ") {
+      event.preventDefault();  // no page scroll, no click on a focused button
+      sync();
+      const playing = players.find((id) => control(id, "Pause"));
+      if (playing) { control(playing, "Pause").click(); return; }
+      control(players.find((id) => !started.has(id)) || last, "Play")?.click();
+    } else if (keys[key] && !event.repeat) {
+      const button = document.getElementById(keys[key]);
+      if (button && !button.disabled) { event.preventDefault(); button.click(); }
+    }
+  });
+})();
+</script>"""
+HEAD = HEAD + RATER_KEYS
+

@@ -99,7 +99,7 @@ def load(store: VoteStore, id_or_link: str | None) -> Test:
     with store.connection() as conn:
         row = conn.execute("SELECT * FROM tests WHERE id = ?", (tid,)).fetchone()
     if row is None:
-        raise InputError(f"There is no test {tid}.")
+        raise InputError(f"There is no test {tid}: check the link, or ask for a new one.")
     return Test(row["id"], row["name"], row["language"], tuple(json.loads(row["sentences"])),
                 tuple(json.loads(row["voices"])), row["created_at"])
 
@@ -139,12 +139,49 @@ def rater_pairs(store: VoteStore, test: Test, rater: str, name: str = "") -> lis
     return [Pair(**p) for p in json.loads(row["sequence"])]
 
 
-def next_pair(store: VoteStore, test: Test, rater: str) -> tuple[Pair | None, int, int]:
-    """(the first pair without the rater's vote or None when done, pairs voted, pairs in all)."""
+def new_rater() -> str:
+    """A rater id for a browser that has none (kept in its local storage)."""
+    return secrets.token_urlsafe(9)
+
+
+def is_rater(rater: str | None) -> bool:
+    return bool(_ID.fullmatch(rater or ""))
+
+
+def rater_name(store: VoteStore, test: Test, rater: str) -> str:
+    with store.connection() as conn:
+        row = conn.execute("SELECT name FROM raters WHERE test_id = ? AND rater = ?", (test.id, rater)).fetchone()
+    return row["name"] if row else ""
+
+
+def set_name(store: VoteStore, test: Test, rater: str, name: str | None) -> str:
+    """The rater's optional name, as the results will show it; returns it as stored."""
+    clean = " ".join((name or "").split())[:60]
+    rater_pairs(store, test, rater, clean)
+    with store.connection() as conn:
+        conn.execute("UPDATE raters SET name = ? WHERE test_id = ? AND rater = ?", (clean, test.id, rater))
+    return clean
+
+
+def remaining(store: VoteStore, test: Test, rater: str) -> tuple[list[Pair], int]:
+    """(the rater's pairs still without a vote, in their order; pairs in all)."""
     pairs = rater_pairs(store, test, rater)
     done = {v.pair_index for v in store.votes(test_id=test.id) if v.rater == rater}
-    left = [p for p in pairs if p.index not in done]
-    return (left[0] if left else None), len(pairs) - len(left), len(pairs)
+    return [p for p in pairs if p.index not in done], len(pairs)
+
+
+def next_pair(store: VoteStore, test: Test, rater: str) -> tuple[Pair | None, int, int]:
+    """(the first pair without the rater's vote or None when done, pairs voted, pairs in all)."""
+    left, total = remaining(store, test, rater)
+    return (left[0] if left else None), total - len(left), total
+
+
+def all_tests(store: VoteStore) -> list[Test]:
+    """Every test, newest first."""
+    with store.connection() as conn:
+        rows = conn.execute("SELECT * FROM tests ORDER BY created_at DESC, rowid DESC").fetchall()
+    return [Test(r["id"], r["name"], r["language"], tuple(json.loads(r["sentences"])), tuple(json.loads(r["voices"])),
+                 r["created_at"]) for r in rows]
 
 
 def record(store: VoteStore, catalog: Catalog, test: Test, rater: str, index: int, outcome: str,

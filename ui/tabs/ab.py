@@ -118,7 +118,7 @@ class ABDesk:
                                    title="Cannot synthesize", print_exception=False)
                 made[i] = result
                 progress(done / 2, desc=f"{done} of 2 clips ready")
-        paths = self._blind_files(made) if blind else [self._open_file(clip) for clip in made]
+        paths = self.blind_files(made) if blind else [self._open_file(clip) for clip in made]
         sides = tuple(Side(c.key.voice, c.key.model, c.key.speed, str(p)) for c, p in zip(made, paths))
         rnd = Round(self.book.open((made[0].duration_s, made[1].duration_s), bool(blind)),
                     language, text or "", sides, bool(blind))
@@ -137,7 +137,8 @@ class ABDesk:
     def _open_file(self, clip: Clip) -> Path:
         return files.serve_clip(self.out_dir, clip.key.digest, clip.key.file_name, loudness.leveled_wav(clip.data))
 
-    def _blind_files(self, made: list[Clip]) -> list[Path]:
+    def blind_files(self, made: list[Clip]) -> list[Path]:
+        """The served files of a blind pair (ui/studio/blind.py): the same length, fresh bytes."""
         data = disguise(made[0].data, made[1].data, self.rng)
         paths = [files.save(self.out_dir, f"{letter}.wav", d) for letter, d in zip("AB", data)]
         stamp = os.stat(paths[0]).st_mtime

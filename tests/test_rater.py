@@ -120,3 +120,11 @@ def test_a_script_file_that_is_not_a_script_is_one_sentence(desk, catalog, tmp_p
 def test_a_test_of_unknown_voices_is_a_toast_not_a_traceback(desk, catalog):  # noqa: F811
     with pytest.raises(gr.Error, match="Unknown voice"):
         TestDesk(desk, catalog).create("T", "en-us", "Hi.", ["af_heart", "zz_nobody"], None)
+
+
+def test_the_shortlist_opens_the_tests_tab_with_its_language_and_voices(desk, catalog):  # noqa: F811
+    tabs, language, voices = TestDesk(desk, catalog).from_shortlist("en-gb", ["bf_emma", "bm_george", "af_heart"])
+    assert tabs.selected == "tests" and language == "en-gb"
+    assert voices.value == ["bf_emma", "bm_george"]  # a voice of another language is not offered
+    with pytest.raises(gr.Error, match="shortlist is empty"):
+        TestDesk(desk, catalog).from_shortlist("", [])

@@ -76,11 +76,15 @@ def build(studio: Studio, catalog: Catalog, banner: str, concurrency: int = 1,
                     shortlist = audition.build(auditioner, desk, catalog, language, past, tabs, form, concurrency,
                                                pronunciations)
                 with gr.Tab("Tests", id="tests", elem_id="tests-tab") as tests_tab:
-                    test_form = tests.build(TestDesk(desk, catalog), catalog, language, tests_tab)
+                    test_desk = TestDesk(desk, catalog)
+                    test_form = tests.build(test_desk, catalog, language, tests_tab)
                 with gr.Tab("History", id="history", elem_id="history-tab"):
                     history.build(past)
             build_api(studio, concurrency, ListeningDesk(desk.store, catalog))
             gr.Markdown(ABOUT, elem_id="about")
+            shortlist.test_button.click(test_desk.from_shortlist, [shortlist.language, shortlist.voices],
+                                        [tabs, test_form.language, test_form.voices], queue=False,
+                                        api_visibility="private")
         rater.build(RaterDesk(desk), studio_view, demo)
     return demo
 

@@ -36,6 +36,15 @@ class TestDesk:
         """The voices offered are the language's."""
         return gr.Dropdown(choices=choices.voice_choices(self.catalog, language), value=[])
 
+    def from_shortlist(self, language: str | None, voices: list[str] | None):
+        """The shortlist's "Test these voices": the Tests tab opens with its language and voices.
+        Outputs: tabs, language, voices."""
+        if not language or not voices:
+            raise gr.Error("The shortlist is empty: star voices in Audition first.", print_exception=False)
+        offered = choices.voice_choices(self.catalog, language)
+        return (gr.Tabs(selected="tests"), language,
+                gr.Dropdown(choices=offered, value=[v for v in voices if v in {vid for _, vid in offered}]))
+
     def read_script(self, path: str | None) -> str:
         """An uploaded text file's lines become the script."""
         if not path:

@@ -128,3 +128,16 @@ def test_the_shortlist_opens_the_tests_tab_with_its_language_and_voices(desk, ca
     assert voices.value == ["bf_emma", "bm_george"]  # a voice of another language is not offered
     with pytest.raises(gr.Error, match="shortlist is empty"):
         TestDesk(desk, catalog).from_shortlist("", [])
+
+
+def test_clips_served_in_a_test_and_in_ab_play_at_one_loudness(desk, made):  # noqa: F811
+    import soundfile as sf
+
+    from tests.test_ab import compare
+    from ui.studio import loudness
+
+    rater = listening.new_rater()
+    current, player_a, player_b, *_ = open_pair(RaterDesk(desk), made.id, rater)
+    ab_a, ab_b = compare(desk, blind=True, a="bf_emma", b="am_michael")[2:4]
+    levels = [loudness.loudness(*sf.read(p["value"], dtype="float32")) for p in (player_a, player_b, ab_a, ab_b)]
+    assert max(levels) - min(levels) < 0.5, levels

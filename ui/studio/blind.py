@@ -36,17 +36,21 @@ LSB = 1.0 / 32768.0
 def disguise(a: bytes, b: bytes, rng: random.Random) -> tuple[bytes, bytes]:
     """Two WAV files in, two WAV files of equal length and fresh bytes out (same order)."""
     rate = audio.SAMPLE_RATE
-    clips = loudness.matched([sf.read(io.BytesIO(data), dtype="float32")[0] for data in (a, b)], rate)
+    clips = [sf.read(io.BytesIO(data), dtype="float32")[0] for data in (a, b)]
     lead = int(LEAD_S * rate)
     length = max(len(c) for c in clips) + lead + rng.randint(int(EXTRA_S[0] * rate), int(EXTRA_S[1] * rate))
+    padded = []
+    for clip in clips:
+        room = np.zeros(length, dtype=np.float32)
+        start = rng.randint(0, lead)
+        room[start:start + len(clip)] = clip
+        padded.append(room)
+    # Matched as served: BS.1770's 400 ms blocks that reach into the added silence count too, so a
+    # clip measured before padding would land up to half a unit off in the file a listener gets.
     noise = np.random.default_rng(rng.getrandbits(64))
     out = []
-    for clip in clips:
-        padded = np.zeros(length, dtype=np.float32)
-        start = rng.randint(0, lead)
-        padded[start:start + len(clip)] = clip
+    for clip in loudness.matched(padded, rate):
         # Triangular dither of one 16-bit step: every sample's last bit is new, nothing is audible.
-        padded += (noise.random(length) - noise.random(length)).astype(np.float32) * LSB
-        out.append(audio.encode(padded, "wav"))
+        clip = clip + (noise.random(length) - noise.random(length)).astype(np.float32) * LSB
+        out.append(audio.encode(clip, "wav"))
     return out[0], out[1]
-

@@ -186,7 +186,7 @@ def build(auditioner: Auditioner, desk: ABDesk, catalog: Catalog, language: str,
                              buttons=["download"], key=f"clip-{item['voice']}")
                     star = gr.Button(listed.desk.star_label(item["voice"], starred_ids), size="sm")
                     star.click(lambda picked, vid=item["voice"]: listed.desk.toggle(vid, picked),
-                               listed.refreshed[1], listed.refreshed, **quiet)
+                               listed.refreshed[1], listed.refreshed, api_visibility="private")
                     with gr.Row():
                         for side, letter in ((0, "A"), (1, "B")):
                             other = form.voice_b if side == 0 else form.voice_a

@@ -112,7 +112,8 @@ class ShortlistDesk:
 
 def build(desk: ShortlistDesk, voices: gr.State | None = None) -> ShortlistView:
     """The Shortlist panel (inside the Audition tab); `voices` is kept holding the shortlisted ids."""
-    quiet = dict(queue=False, api_visibility="private")
+    # Queued (not queue=False): only a queued event's change of `voices` re-runs the players' render.
+    quiet = dict(api_visibility="private")
     voices = voices if voices is not None else gr.State([])  # set at each page load, with the table
     language = gr.State("")
     with gr.Accordion("Shortlist", open=True, elem_id="shortlist"):
@@ -128,13 +129,13 @@ def build(desk: ShortlistDesk, voices: gr.State | None = None) -> ShortlistView:
             csv_btn = gr.Button("Export CSV", size="sm")
             yaml_btn = gr.Button("Export YAML", size="sm")
             test_button = gr.Button("Test these voices", size="sm", variant="primary", elem_id="shortlist-test")
-        download = gr.File(label="Shortlist export", interactive=False, elem_id="shortlist-file", visible=True)
+        download = gr.File(label="Shortlist export", interactive=False, elem_id="shortlist-file", visible=False)
     refreshed = [table, picked, voices, language]
     picked.input(desk.on_pick, picked, [note, tags], **quiet)
     save.click(desk.save, [picked, note, tags], refreshed, **quiet)
     remove.click(desk.remove, picked, [*refreshed, note, tags], **quiet)
-    csv_btn.click(lambda: desk.export("csv"), None, download, **quiet)
-    yaml_btn.click(lambda: desk.export("yaml"), None, download, **quiet)
+    for button, kind in ((csv_btn, "csv"), (yaml_btn, "yaml")):
+        button.click(lambda kind=kind: gr.File(desk.export(kind), visible=True), None, download, **quiet)
     # The list is shared: a teammate's stars show here at the next page load.
     gr.context.Context.root_block.load(desk.refresh, None, refreshed, **quiet)
     return ShortlistView(desk, test_button, voices, language, table, refreshed)

@@ -4,6 +4,7 @@ through Generate's own callback with a deliberately slow engine."""
 
 import io
 import random
+import re
 
 import numpy as np
 import pytest
@@ -95,6 +96,16 @@ def test_the_outlook_says_when_audio_starts_and_when_it_is_ready():
     assert 0 < outlook.first_in_s < outlook.ready_in_s
 
 
+def test_the_expected_total_is_made_plus_the_estimated_rest_and_exact_once_done():
+    plan = Playback(600)
+    plan.add(2.0, 60, None)  # the chunk count not known yet: by characters, 60 of 600
+    assert plan.expected_s() == pytest.approx(20.0)
+    plan.add(4.0, 60, 3)  # now by chunks: 6 s in 2 of 3
+    assert plan.expected_s() == pytest.approx(9.0)
+    plan.add(1.5, 40, 3)
+    assert plan.expected_s() == pytest.approx(7.5)
+
+
 class SlowBackend:
     """An engine that makes 0.75 s of audio per second of a simulated clock, chunk by chunk."""
 
@@ -135,6 +146,9 @@ def test_generate_with_a_slow_engine_holds_the_first_chunks_then_plays_to_the_en
     assert released[0][0] <= ideal + (MARGIN - 1) * now[0] + 3 * max(a for a, _ in chunks) / 0.75
     assert sum(a for _, a in released) == pytest.approx(sum(a for a, _ in chunks), abs=0.01)  # all of it
     assert any("first audio in ~" in s and "ready in ~" in s for s in statuses), statuses
+    whole = sum(a for a, _ in chunks)  # the status says the expected total while the player's grows
+    said = [float(m) for s in statuses for m in re.findall(r"~(\d+) s in all", s)]
+    assert said and all(abs(x - whole) <= 0.25 * whole for x in said[len(said) // 2:]), (said, whole)
 
 
 def test_a_long_sentence_after_a_short_one_does_not_run_dry_just_above_real_time():

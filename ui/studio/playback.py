@@ -69,6 +69,11 @@ class Playback:
         per_char = self.made_s / max(self.chars, 1)
         return max(self.text_chars - self.chars, 0) * per_char
 
+    def expected_s(self) -> float:
+        """The whole text's audio as far as it can be told yet: made so far plus the estimated rest
+        (what the page says while Gradio's streaming player knows only what it has received)."""
+        return self.made_s + self.rest_s()
+
     def outlook(self, now: float | None = None) -> Outlook:
         now = self.clock() if now is None else now
         if self.chunks == 0:

@@ -144,8 +144,8 @@ def win_matrix_figure(results: dict) -> Figure:
     matrix = results["win_matrix"]
     n = len(voices)
     share = [[math.nan] * n for _ in range(n)]
-    side = min(9.0, 2.4 + 0.75 * n)  # inches at 100 dpi; gr.Plot scales it to the page's width
-    fig = Figure(figsize=(side, side * 0.9), dpi=100, layout="constrained")
+    side = min(9.0, 2.4 + 0.75 * n)  # inches; gr.Plot scales the image to the page's width
+    fig = Figure(figsize=(side, side * 0.9), dpi=144, layout="constrained")  # sharp on 2x screens
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     for i, a in enumerate(voices):

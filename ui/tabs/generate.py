@@ -51,6 +51,11 @@ OUTPUTS = ("audio", "file", "status", "details", "phonemes", "captions", "captio
 # (while the model works on the next chunk) collects those frames.
 PUMPS = 3
 _EMPTY_WAV = audio.encode(np.zeros(0, dtype=np.float32), "wav")
+# The streaming player is a native <audio> fed chunk by chunk: its total ("0:02 / 0:06") is the audio
+# received so far, and grows as chunks arrive (the last one lands after "Done"). Gradio 6.31 cannot
+# set it, so WebKit-style controls (Chromium) hide it on this player; the status line says the
+# expected total while it streams, the details the exact one.
+HIDE_PARTIAL_TOTAL = "<style>#player audio::-webkit-media-controls-time-remaining-display { display: none; }</style>"
 
 
 def output_name(language: str, voice: str, fmt: str, when: datetime | None = None) -> str:
@@ -168,11 +173,12 @@ class Studio:
                 elif isinstance(event, Piece):
                     outlook = plan.add(len(event.samples) / audio.SAMPLE_RATE, event.chars, event.total)
                     of = f" of {event.total}" if event.total else ""
-                    label = f"Speaking · chunk {event.index + 1}{of}" + _ready_in(outlook.ready_in_s)
+                    whole = f" · ~{plan.expected_s():.0f} s in all"  # the player's own total is partial (see build)
+                    label = f"Speaking · chunk {event.index + 1}{of}{whole}" + _ready_in(outlook.ready_in_s)
                     progress((event.index + 1, event.total) if event.total else None, desc=label, unit="chunks")
                     held.append(event.samples)
                     if not outlook.play:
-                        yield _step(status=feedback.status(f"Making audio · chunk {event.index + 1}{of} · first "
+                        yield _step(status=feedback.status(f"Making audio · chunk {event.index + 1}{of}{whole} · first "
                                                            f"audio in ~{outlook.first_in_s:.0f} s"
                                                            + _ready_in(outlook.ready_in_s)))
                         continue
@@ -280,7 +286,7 @@ def build(studio: Studio, catalog: Catalog, language: str, past: gr.State, concu
                               sources=["microphone"],  # required by Gradio for a streaming output
                               buttons=[], elem_id="player")
             status = gr.HTML("<div class='status status-idle'>Pick a voice and press Generate.</div>",
-                             elem_id="status")
+                             elem_id="status", head=HIDE_PARTIAL_TOTAL)
             details = gr.Markdown("", elem_id="details")
             download = gr.File(label="Download", interactive=False, visible=False, elem_id="download")
             caption_files = gr.File(label="Captions (SRT, WebVTT)", file_count="multiple", interactive=False,

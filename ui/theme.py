@@ -39,7 +39,7 @@ CSS = """
 @media (max-width: 480px) {
   .stack-on-phone { flex-direction: column !important; }
   .stack-on-phone > * { min-width: 100% !important; }
-  .tab-container button { padding: 0 7px !important; font-size: 13px !important; }
+  .tab-container button { padding: 0 4px !important; font-size: 12px !important; }
   #board table { font-size: 12px; }
   #hero h1 { font-size: 1.8rem; }
 }

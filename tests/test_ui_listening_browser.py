@@ -120,6 +120,8 @@ def test_two_raters_vote_by_keyboard_resume_after_a_reload_and_the_lead_reads_an
     tab.get_by_role("button", name="Export").click()
     links = lead.locator("#test-exports a[download]")
     wait_until(lambda: links.count() == 3, 30, "three export files")
+    # ours to hand out: no "×" to remove them (visible before the `handout` class)
+    assert lead.locator("#test-exports").get_by_role("button", name="Remove this file").filter(visible=True).count() == 0
     fetched = {}
     for link in links.all():
         with lead.expect_download() as download:

@@ -55,10 +55,10 @@ CSS = """
 # page margin sits outside what `css` may style (Gradio scopes it to the content), hence a <style>.
 # Also there, unscoped (Gradio's scoping of `css` did not reach them): a failed event's red "Error" pill,
 # which covered our status line (the toast and the status line say what went wrong), and the "×" on
-# output files (ours to hand out, not the visitor's to remove).
+# files we hand out (class `handout`: ours to hand out, not the visitor's to remove).
 HEAD = ("<style>@media (max-width: 480px) { .gradio-container .main.app { padding: 8px !important; } }\n"
         "[data-testid=status-tracker]:has(> .error) { display: none !important; }\n"
-        "#download .label-clear-button, #caption-files .label-clear-button { display: none !important; }</style>")
+        ".handout .label-clear-button { display: none !important; }</style>")
 
 # A rater's page (ui/tabs/rater.py) from the keyboard: A, B, T, X press the vote buttons (only when
 # enabled: the server still decides), N the next pair, space pauses whichever clip plays, else plays

@@ -288,8 +288,10 @@ def build(studio: Studio, catalog: Catalog, language: str, past: gr.State, concu
             status = gr.HTML("<div class='status status-idle'>Pick a voice and press Generate.</div>",
                              elem_id="status", head=HIDE_PARTIAL_TOTAL)
             details = gr.Markdown("", elem_id="details")
-            download = gr.File(label="Download", interactive=False, visible=False, elem_id="download")
+            download = gr.File(label="Download", interactive=False, visible=False, elem_id="download",
+                               elem_classes=["handout"])
             caption_files = gr.File(label="Captions (SRT, WebVTT)", file_count="multiple", interactive=False,
+                                    elem_classes=["handout"],
                                     visible=False, elem_id="caption-files")
             with gr.Accordion("Captions", open=True):
                 captions = gr.HTML("", elem_id="captions")

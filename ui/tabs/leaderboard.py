@@ -69,7 +69,8 @@ def build(desk: ABDesk, catalog: Catalog, language: str, tab: gr.Tab, votes: lis
                          max_height=480)
     chart = gr.BarPlot(x="Voice", y="vs average", sort="-y", label="Points above or below average",
                        x_label_angle=-45, elem_id="board-chart")
-    export_file = gr.File(label="Votes CSV", visible=False, interactive=False, elem_id="votes-csv")
+    export_file = gr.File(label="Votes CSV", visible=False, interactive=False, elem_id="votes-csv",
+                          elem_classes=["handout"])
 
     def show(code: str):
         return standings(desk.store, code, catalog)

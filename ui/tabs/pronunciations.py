@@ -116,7 +116,7 @@ def build(pronouncer: Pronouncer, state: gr.State, language_dd: gr.Dropdown) -> 
                          elem_id="pronunciations")
     with gr.Row():
         export_btn = gr.Button("Export lexicon (YAML)")
-    exported = gr.File(label="Lexicon file", visible=False, interactive=False)
+    exported = gr.File(label="Lexicon file", visible=False, interactive=False, elem_classes=["handout"])
 
     hear_btn.click(pronouncer.hear, [language_dd, word, phonemes], heard, api_visibility="private",
                    concurrency_id="synthesis")

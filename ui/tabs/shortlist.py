@@ -129,7 +129,8 @@ def build(desk: ShortlistDesk, voices: gr.State | None = None) -> ShortlistView:
             csv_btn = gr.Button("Export CSV", size="sm")
             yaml_btn = gr.Button("Export YAML", size="sm")
             test_button = gr.Button("Test these voices", size="sm", variant="primary", elem_id="shortlist-test")
-        download = gr.File(label="Shortlist export", interactive=False, elem_id="shortlist-file", visible=False)
+        download = gr.File(label="Shortlist export", interactive=False, elem_id="shortlist-file", visible=False,
+                           elem_classes=["handout"])
     refreshed = [table, picked, voices, language]
     picked.input(desk.on_pick, picked, [note, tags], **quiet)
     save.click(desk.save, [picked, note, tags], refreshed, **quiet)

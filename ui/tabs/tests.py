@@ -155,7 +155,7 @@ def build(tests: TestDesk, catalog: Catalog, language: str, tab: gr.Tab) -> Test
     with gr.Row(elem_classes=["stack-on-phone"]):
         per_sentence = gr.Dataframe(headers=["Sentence", "Votes"], interactive=False, label="Per sentence", wrap=True)
         per_rater = gr.Dataframe(headers=["Rater", "Votes", "Pairs"], interactive=False, label="Per rater")
-    exported = gr.File(label="Exports", file_count="multiple", visible=False, interactive=False,
+    exported = gr.File(label="Exports", file_count="multiple", visible=False, interactive=False, elem_classes=["handout"],
                        elem_id="test-exports")
 
     quiet = dict(queue=False, api_visibility="private")

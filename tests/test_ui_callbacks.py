@@ -14,6 +14,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
+import soundfile as sf
 
 from loopback.cloud import LoopbackCloud
 from tests.ui_helpers import PLANTED_KEY, sound_info
@@ -164,6 +165,27 @@ def test_download_is_a_valid_file_of_the_chosen_format(studio, fmt):
     info = sound_info(path.read_bytes())
     assert info.format == SF_FORMAT[fmt] and info.samplerate == 24000
     assert info.channels == 1 and info.duration > 0.1
+
+
+@pytest.mark.parametrize("fmt, within", [("wav", 0.5), ("flac", 0.5), ("mp3", 1.0)])
+def test_the_download_keeps_the_models_level_unless_a_loudness_is_picked(studio, fmt, within):
+    """mp3: the stand-in's broadband noise through a lossy codec measures up to 0.8 LU off."""
+    from ui.studio import loudness
+
+    def level(path: Path) -> tuple[float, float]:
+        samples, rate = sf.read(str(path), dtype="float32")
+        return loudness.loudness(samples, rate), loudness.true_peak_db(samples)
+
+    text = "Hello there, this is a longer sentence to measure."
+    own = level(final_file(run_all(studio, text, fmt=fmt)))
+    for label, target in loudness.DOWNLOAD_LEVELS.items():
+        steps = list(studio.generate(text, "en-us", "af_heart", 1.0, True, fmt, None, None, label))
+        got = level(final_file(steps))
+        if target is None:  # as the model made it (the stand-in's noise differs a little run to run)
+            assert abs(got[0] - own[0]) < 1.0 and got[1] > -1.0, (got, own)
+        else:
+            assert abs(got[0] - target) < within or got[1] > -1.5, (label, got)  # the target, or the peak ceiling
+            assert got[1] <= -0.9 and abs(own[0] - target) > 1.0, (label, got, own)
 
 
 def test_old_downloads_are_swept_on_the_next_save(studio):

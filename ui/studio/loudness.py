@@ -21,6 +21,9 @@ from scipy.signal import resample_poly
 from worker.sound import audio
 
 TARGET_LUFS = -23.0
+# Generate's download: the model's own level unless the user picks one (label → LUFS).
+DOWNLOAD_LEVELS = {"As the model made it": None, "-16 LUFS (podcasts, the web)": -16.0,
+                   "-23 LUFS (EBU R128, broadcast)": -23.0}
 CEILING_DBTP = -1.0
 _BLOCK_S = 0.4  # BS.1770's gating block: a shorter clip is measured as one block
 
@@ -56,3 +59,10 @@ def leveled_wav(data: bytes) -> bytes:
     """A WAV clip at the common loudness (the cache keeps the model's own; this is what is played)."""
     samples, rate = sf.read(io.BytesIO(data), dtype="float32")
     return audio.encode(matched([samples], rate)[0], "wav")
+
+
+def leveled_file(data: bytes, fmt: str, target: float) -> bytes:
+    """A finished file (wav, flac, mp3, ogg) at `target` LUFS, true peak at most -1 dBTP, in its own
+    format (a lossy file is encoded once more)."""
+    samples, rate = sf.read(io.BytesIO(data), dtype="float32")
+    return audio.encode(matched([samples], rate, target)[0], fmt, rate)

@@ -29,7 +29,7 @@ from ui import feedback
 from ui.backends import streamed
 from ui.backends.base import Backend, Finished, Piece, Status, Stopped, Tick
 from ui.feedback import UNEXPECTED
-from ui.studio import choices, files, history, transcript
+from ui.studio import choices, files, history, loudness, transcript
 from ui.studio.playback import Playback
 from ui.studio.stops import StopFlags, session_of
 from ui.tabs import pronunciations as pronunciations_panel
@@ -145,15 +145,21 @@ class Studio:
 
     def generate(self, text: str | None, language: str, voice: str | None, speed: float,
                  split_sentences: bool, fmt: str, request: gr.Request | None = None,
-                 pronunciations: dict | None = None, progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:
+                 pronunciations: dict | None = None, level: str | None = None,
+                 progress: gr.Progress = gr.Progress()) -> Iterator[tuple]:
+        """`level`: a label of loudness.DOWNLOAD_LEVELS for the download (the player plays the
+        model's own level as it streams)."""
         payload = _payload(text, voice, language, speed, split_sentences, fmt, pronunciations)
+        target = loudness.DOWNLOAD_LEVELS.get(level or "")
         with self._stops.running(request) as flag:
-            yield from self._generate(payload, flag.is_set, progress, session_of(request), typed=text or "")
+            yield from self._generate(payload, flag.is_set, progress, session_of(request), typed=text or "",
+                                      target_lufs=target)
 
     def _generate(self, payload: dict, should_stop, progress, session: str = "",
-                  typed: str | None = None) -> Iterator[tuple]:
+                  typed: str | None = None, target_lufs: float | None = None) -> Iterator[tuple]:
         """`typed`: the text as the user wrote it, for the history (the payload's has the session's
-        pronunciations written in as markup)."""
+        pronunciations written in as markup); `target_lufs`: the download's loudness (None: the
+        model's own)."""
         try:
             events = self.backend.run(payload, should_stop)
             started = played = False
@@ -189,6 +195,9 @@ class Studio:
                     pumps -= 1
                     yield _step(audio=_EMPTY_WAV)  # see PUMPS
                 elif isinstance(event, Finished):
+                    if target_lufs is not None:
+                        event = Finished(loudness.leveled_file(event.data, event.format, target_lufs), event.format,
+                                         event.result)
                     path = self._save(event)
                     self._made[session] = {**payload, "text": payload["text"] if typed is None else typed}
                     self._made.move_to_end(session)
@@ -273,7 +282,11 @@ def build(studio: Studio, catalog: Catalog, language: str, past: gr.State, concu
                 speed = gr.Slider(SPEED_MIN, SPEED_MAX, value=1.0, step=0.05, label="Speed", scale=3)
                 fmt = gr.Dropdown(list(FILE_FORMATS), value="wav", label="Output format", scale=2,
                                   filterable=False)
-            split = gr.Checkbox(True, label="Split sentences (one chunk per sentence)")
+            with gr.Row(elem_classes=["stack-on-phone"]):
+                split = gr.Checkbox(True, label="Split sentences (one chunk per sentence)", scale=3)
+                level = gr.Dropdown(list(loudness.DOWNLOAD_LEVELS), value=next(iter(loudness.DOWNLOAD_LEVELS)),
+                                    label="Download loudness", scale=2, filterable=False, elem_id="level",
+                                    info="True peak at most -1 dBTP when levelled")
             with gr.Accordion("Pronunciations", open=False, elem_id="pronunciations-panel"):
                 pronunciations_panel.build(pronouncer, pronunciations, language_dd)
             with gr.Row():
@@ -306,7 +319,7 @@ def build(studio: Studio, catalog: Catalog, language: str, past: gr.State, concu
     model_radio.input(studio.on_model, [language_dd, model_radio, voice_dd], voice_dd,
                       api_visibility="private", queue=False)
     generate_btn.click(
-        studio.generate, [text_box, language_dd, voice_dd, speed, split, fmt, pronunciations],
+        studio.generate, [text_box, language_dd, voice_dd, speed, split, fmt, pronunciations, level],
         [player, download, status, details, phonemes, captions, caption_files], api_name="generate_page",
         api_visibility="private",
         concurrency_limit=concurrency, concurrency_id="synthesis", show_progress_on=[status],

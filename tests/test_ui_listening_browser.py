@@ -52,20 +52,20 @@ def at_pair(page, text: str) -> None:
 
 
 def listen_and_vote(page, key: str) -> None:
-    """Space plays A; space again plays B once A has been started (pausing A first if it still
-    plays, as a rater in a hurry would); then the vote's key, after 3 s of B."""
+    """Space until the server has seen both clips start (space plays A, then B; a press while a
+    clip still plays pauses it, a press before the player is ready does nothing: a rater presses
+    again), then the vote's key once each clip has had its 3 s."""
     vote_a = page.locator("#rate-a")
     assert vote_a.is_disabled()  # nothing played yet: no vote
-    page.keyboard.press(" ")
-    page.locator("#rater-a").get_by_role("button", name="Pause", exact=True).wait_for()
-    b_playing = page.locator("#rater-b").get_by_role("button", name="Pause", exact=True)
-    for _ in range(3):
+    page.locator("#rater-a").get_by_role("button", name="Play", exact=True).wait_for()
+    both = page.locator("#rater-status").get_by_text("which is better")
+    for _ in range(6):
         page.keyboard.press(" ")
         with contextlib.suppress(PlaywrightTimeout):
-            b_playing.wait_for(timeout=3_000)
+            both.wait_for(timeout=2_500)
             break
     else:
-        raise AssertionError("space never started B")
+        raise AssertionError("space never started both clips")
     wait_until(vote_a.is_enabled, 10, "the vote buttons after both clips started")
     page.wait_for_timeout(3_200)  # the server's rule: min(3 s, the clip) of each side
     page.keyboard.press(key)

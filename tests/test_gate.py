@@ -1,6 +1,7 @@
 """The HTTP server's slots and waiting line (worker/service/gate.py): pure, no server."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -37,4 +38,7 @@ def test_slots_then_waiting_then_busy_with_a_retry_time_from_measured_requests(m
         assert busy.value.retry_after_s == pytest.approx(90, abs=5)  # 3 ahead, 2 slots, ~60 s each
         waiter.cancel()
 
-    asyncio.run(scenario())
+    # In a thread of its own: a session's Playwright (sync API) keeps an event loop running in the
+    # main thread once a browser test has run, and asyncio.run refuses to start under it.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, scenario()).result()

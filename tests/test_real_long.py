@@ -25,7 +25,11 @@ TEXTS = {"en": (" ".join(sentences_of(EN_LONG)[:10]), "en-us"), "ja": ("".join(s
 # English 0.011-0.040 whole, worst sentence 0.11-0.31 (a Japanese voice reading English: "dough to
 # rise" heard as "douter ice"); Japanese 0.019-0.027 whole, worst sentence 0.135-0.16.
 LIMITS = {"en": (0.08, 0.35), "ja": (0.05, 0.2)}
-JOIN_LIMIT_S = 0.5  # the longest silence allowed at a chunk join the text does not mark as a paragraph
+# The longest silence allowed at a chunk join the text does not mark as a paragraph (a paragraph
+# pause is 1 s and more). Measured 0.45-0.47 s over 65 joins, then once 0.52 s (a fresh-clone run,
+# 2026-12-05): the model's random source phase moves where a sentence's last sound falls below the
+# silence threshold by tens of milliseconds.
+JOIN_LIMIT_S = 0.6
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +67,7 @@ def test_split_and_packed_last_about_as_long(spoken, lang):
 @pytest.mark.parametrize("lang", list(TEXTS))
 def test_no_join_holds_a_long_silence(spoken, lang):
     pauses = join_silences(spoken[lang, True][0])
-    assert max(pauses) <= JOIN_LIMIT_S, pauses  # measured 0.45-0.47 s over 65 joins
+    assert max(pauses) <= JOIN_LIMIT_S, pauses  # measured 0.45-0.52 s
     assert min(pauses) >= 0.25  # and a sentence end is still heard as one
 
 

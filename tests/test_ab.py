@@ -286,3 +286,23 @@ def test_an_auditioned_clip_sent_to_a_side_fills_the_form(desk):
     assert tabs.selected == "ab" and language == "ja" and text == "こんにちは。"
     assert voice_b.value == "jf_alpha" and voice_a.value != "jf_alpha" and voice_a.value.startswith("j")
     assert speed_b == 1.3 and speed_a == gr.skip()
+
+
+@pytest.mark.hostile
+def test_blind_clips_are_made_at_a_secret_tempo_and_the_vote_keeps_the_speeds_asked(desk, clock):
+    from ui.studio.blind import TEMPO, blind_speed, tempo
+
+    factors = [tempo(f"sentence {k}", v) for k in range(40) for v in ("af_heart", "am_adam")]
+    assert all(TEMPO[0] - 1e-4 <= abs(f - 1) <= TEMPO[1] + 1e-4 for f in factors)
+    assert min(factors) < 1 < max(factors) and len(set(factors)) > 60  # both ways, spread out
+    assert tempo("Hi.", "af_heart") == tempo("Hi.", "af_heart")  # fixed per (text, voice): cached clips
+    assert tempo("Hi.", "af_heart", b"k" * 16) != tempo("Hi.", "af_heart", b"j" * 16)  # keyed
+    assert 0.5 <= blind_speed(0.5, "Hi.", "af_heart") and blind_speed(2.0, "Hi.", "af_heart") <= 2.0
+    rnd = compare(desk, blind=True)[7]  # asks for 1.0 and 1.2
+    made = {key.speed for key in desk.clips.cache._clips}
+    assert made == {blind_speed(1.0, TEXT, "af_heart"), blind_speed(1.2, TEXT, "am_adam")}
+    assert not made & {1.0, 1.2}  # not the clips /generate makes for that text and those speeds
+    listen(desk, clock, rnd)
+    desk.vote("a", rnd, [], Request())
+    [vote] = desk.store.votes()
+    assert {(vote.voice_a, vote.speed_a), (vote.voice_b, vote.speed_b)} == {("af_heart", 1.0), ("am_adam", 1.2)}

@@ -26,7 +26,7 @@ import gradio as gr
 from ui import feedback
 from ui.feedback import as_toast
 from ui.studio import choices, files, history, loudness, voters
-from ui.studio.blind import disguise
+from ui.studio.blind import blind_speed, disguise
 from ui.studio.clips import Clip, ClipMaker, worker_count
 from ui.studio.ratings import OUTCOMES
 from ui.studio.rounds import Round, RoundBook, Side, VoteRefused, draw_pair, side_label
@@ -106,8 +106,9 @@ class ABDesk:
         if blind:
             self.rng.shuffle(specs)
         spoken = applied(text, language, pronunciations)  # the session's Pronunciations
-        payloads = [{"text": spoken, "voice": v, "language": language, "speed": s, "format": "wav"}
-                    for v, s in specs]
+        # A blind clip is made at its secret tempo (ui/studio/blind.py): not the file /generate makes.
+        payloads = [{"text": spoken, "voice": v, "language": language, "format": "wav",
+                     "speed": blind_speed(s, spoken, v) if blind else s} for v, s in specs]
         made: list[Clip | None] = [None, None]
         progress(0.0, desc="Synthesizing A and B…")
         with as_toast():
@@ -119,7 +120,7 @@ class ABDesk:
                 made[i] = result
                 progress(done / 2, desc=f"{done} of 2 clips ready")
         paths = self.blind_files(made) if blind else [self._open_file(clip) for clip in made]
-        sides = tuple(Side(c.key.voice, c.key.model, c.key.speed, str(p)) for c, p in zip(made, paths))
+        sides = tuple(Side(c.key.voice, c.key.model, speed, str(p)) for c, p, (_, speed) in zip(made, paths, specs))
         rnd = Round(self.book.open((made[0].duration_s, made[1].duration_s), bool(blind)),
                     language, text or "", sides, bool(blind))
         if blind:

@@ -25,6 +25,7 @@ import gradio as gr
 from ui import feedback
 from ui.feedback import as_toast
 from ui.studio import listening, voters
+from ui.studio.blind import blind_speed
 from ui.studio.clips import Clip, worker_count
 from ui.studio.ratings import OUTCOMES
 from ui.studio.rounds import Round, Side, VoteRefused
@@ -112,7 +113,8 @@ class RaterDesk:
                 *_buttons(False), gr.update(interactive=False), f"**Pair {done + 1} of {total}**")
 
     def _payloads(self, test: listening.Test, pair: listening.Pair) -> list[dict]:
-        return [{"text": test.sentences[pair.sentence], "voice": voice, "language": test.language, "speed": 1.0,
+        text = test.sentences[pair.sentence]  # each clip at its secret tempo, as in a blind A/B round
+        return [{"text": text, "voice": voice, "language": test.language, "speed": blind_speed(1.0, text, voice),
                  "format": "wav"} for voice in (pair.left, pair.right)]
 
     def _clips(self, test: listening.Test, pair: listening.Pair) -> list[Clip]:

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from tests.ui_helpers import ARTIFACTS, wait_until
+from tests.ui_helpers import ARTIFACTS, studio_page, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -26,10 +26,7 @@ HIDDEN_TOTAL = """() => [...document.styleSheets].some(sheet => {
 
 @pytest.fixture
 def page(browser, local_studio):
-    context = browser.new_context(viewport={"width": 390, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(local_studio.url)
+    context, page = studio_page(browser, local_studio.url, width=390, height=900)
     page.get_by_role("button", name="Generate").wait_for()
     yield page
     context.close()

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.test_ui_studio_browser import pick
-from tests.ui_helpers import ARTIFACTS, wait_until
+from tests.ui_helpers import ARTIFACTS, studio_page, wait_until
 from ui.studio.votes import VoteStore
 
 pytestmark = pytest.mark.browser
@@ -23,14 +23,6 @@ pytestmark = pytest.mark.browser
 SYNTH_TIMEOUT_MS = 180_000
 SCRIPT = "The boat drifted past the pier.\nA quiet lake at dawn."
 VOICES = ["af_heart", "am_adam"]
-
-
-def new_page(browser, url: str, width: int = 1280):
-    context = browser.new_context(viewport={"width": width, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(url)
-    return context, page
 
 
 def create_test(page, name: str) -> str:
@@ -75,13 +67,13 @@ def listen_and_vote(page, key: str) -> None:
 
 def test_two_raters_vote_by_keyboard_resume_after_a_reload_and_the_lead_reads_and_exports(browser, local_studio,
                                                                                          votes_db):
-    lead_context, lead = new_page(browser, local_studio.url)
+    lead_context, lead = studio_page(browser, local_studio.url)
     lead.get_by_role("tab", name="Generate").wait_for()
     link = create_test(lead, "Support voice, round 1")
     test_id = link.rsplit("=", 1)[1]
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/\?test=[A-Za-z0-9_-]+", link)
 
-    one_context, one = new_page(browser, link)
+    one_context, one = studio_page(browser, link)
     at_pair(one, "Pair 1 of 2")
     assert not one.get_by_role("tab", name="Generate").is_visible()  # the link shows only the test
     assert one.locator("#rater").get_by_text("Support voice, round 1").is_visible()
@@ -99,7 +91,7 @@ def test_two_raters_vote_by_keyboard_resume_after_a_reload_and_the_lead_reads_an
     one.keyboard.press("n")
     one.locator("#rater-status").get_by_text("All 2 pairs rated").wait_for(timeout=SYNTH_TIMEOUT_MS)
 
-    two_context, two = new_page(browser, link, width=390)  # a second rater, on a phone: one pair is enough
+    two_context, two = studio_page(browser, link, width=390)  # a second rater, on a phone: one pair is enough
     at_pair(two, "Pair 1 of 2")
     two.screenshot(path=str(ARTIFACTS / "rater-390.png"), full_page=True)
     listen_and_vote(two, "b")
@@ -133,7 +125,7 @@ def test_two_raters_vote_by_keyboard_resume_after_a_reload_and_the_lead_reads_an
 
 
 def test_a_link_to_no_test_says_so_and_shows_nothing_else(browser, local_studio):
-    context, page = new_page(browser, f"{local_studio.url}?test=abcdefgh")
+    context, page = studio_page(browser, f"{local_studio.url}?test=abcdefgh")
     page.get_by_text("There is no test abcdefgh").wait_for()
     assert not page.get_by_role("tab", name="Generate").is_visible()
     assert page.locator("#rate-a").is_disabled()

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.ui_helpers import ARTIFACTS, ResponseLog, close, sound_info, wait_until
+from tests.ui_helpers import ARTIFACTS, ResponseLog, close, sound_info, studio_page, wait_until
 from ui.studio.votes import VoteStore
 
 pytestmark = pytest.mark.browser
@@ -25,10 +25,7 @@ def app(local_studio):
 
 @pytest.fixture
 def page(browser, app):
-    context = browser.new_context(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.goto(app.url)
+    context, page = studio_page(browser, app.url)
     page.get_by_role("tab", name="Generate").wait_for()
     yield page
     context.close()

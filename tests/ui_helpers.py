@@ -126,3 +126,12 @@ def choose(page, label: str, option_text: str) -> None:
 def status_text(page) -> str:
     return page.locator("#status").inner_text()
 
+
+def studio_page(browser, url: str, width: int = 1280, height: int = 1000):
+    """(context, page) on the studio at `url` in a fresh browser context (its own local storage:
+    another visitor), downloads accepted, 30 s per step."""
+    context = browser.new_context(viewport={"width": width, "height": height}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.goto(url)
+    return context, page

@@ -100,6 +100,10 @@ def load(store: VoteStore, id_or_link: str | None) -> Test:
         row = conn.execute("SELECT * FROM tests WHERE id = ?", (tid,)).fetchone()
     if row is None:
         raise InputError(f"There is no test {tid}: check the link, or ask for a new one.")
+    return _test_of(row)
+
+
+def _test_of(row) -> Test:
     return Test(row["id"], row["name"], row["language"], tuple(json.loads(row["sentences"])),
                 tuple(json.loads(row["voices"])), row["created_at"])
 
@@ -163,9 +167,10 @@ def set_name(store: VoteStore, test: Test, rater: str, name: str | None) -> str:
     return clean
 
 
-def remaining(store: VoteStore, test: Test, rater: str) -> tuple[list[Pair], int]:
-    """(the rater's pairs still without a vote, in their order; pairs in all)."""
-    pairs = rater_pairs(store, test, rater)
+def remaining(store: VoteStore, test: Test, rater: str, name: str = "") -> tuple[list[Pair], int]:
+    """(the rater's pairs still without a vote, in their order; pairs in all); a first visit stores
+    the sequence (and `name`)."""
+    pairs = rater_pairs(store, test, rater, name)
     done = {v.pair_index for v in store.votes(test_id=test.id) if v.rater == rater}
     return [p for p in pairs if p.index not in done], len(pairs)
 
@@ -180,8 +185,7 @@ def all_tests(store: VoteStore) -> list[Test]:
     """Every test, newest first."""
     with store.connection() as conn:
         rows = conn.execute("SELECT * FROM tests ORDER BY created_at DESC, rowid DESC").fetchall()
-    return [Test(r["id"], r["name"], r["language"], tuple(json.loads(r["sentences"])), tuple(json.loads(r["voices"])),
-                 r["created_at"]) for r in rows]
+    return [_test_of(r) for r in rows]
 
 
 def record(store: VoteStore, catalog: Catalog, test: Test, rater: str, index: int, outcome: str,

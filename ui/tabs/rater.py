@@ -91,8 +91,7 @@ class RaterDesk:
             return (gr.skip(),) * (6 + len(OUTCOMES))
         with as_toast("Cannot open the next pair"):
             test = listening.load(self.desk.store, test_id)
-            listening.rater_pairs(self.desk.store, test, rater or "", name or "")
-            left, total = listening.remaining(self.desk.store, test, rater or "")
+            left, total = listening.remaining(self.desk.store, test, rater or "", name or "")
         if not left:
             return (None, gr.update(value=None, label="A"), gr.update(value=None, label="B"),
                     feedback.status(f"All {total} pairs rated: thank you! You can close this page.", "done"),

@@ -57,8 +57,7 @@ def matched(clips: list[np.ndarray], rate: int, target: float = TARGET_LUFS,
 
 def leveled_wav(data: bytes) -> bytes:
     """A WAV clip at the common loudness (the cache keeps the model's own; this is what is played)."""
-    samples, rate = sf.read(io.BytesIO(data), dtype="float32")
-    return audio.encode(matched([samples], rate)[0], "wav")
+    return leveled_file(data, "wav", TARGET_LUFS)
 
 
 def leveled_file(data: bytes, fmt: str, target: float) -> bytes:

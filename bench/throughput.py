@@ -5,12 +5,16 @@
     python bench/throughput.py --device cuda   # on a GPU: add the precision, e.g. --precision bf16
 
 For 1, 4 and 8 jobs (each its own two-sentence English text and voice, as different visitors'
-requests are), three ways to run them:
+requests are), these ways to run them:
   one at a time   the jobs in turn, each with every core (KOKORO_CONCURRENCY=1)
   at once         the jobs in threads, each with its share of the cores (KOKORO_CONCURRENCY=N)
-  batched         the jobs in threads, their chunks in shared passes (KOKORO_BATCH_JOBS=on)
-and prints seconds of audio made per second of wall time, with the CPU's flags (or the GPU's name).
-Median of the rounds. Not part of CI: timings flake on shared machines.
+  batched         the jobs in threads, their chunks in shared passes (KOKORO_BATCH_JOBS=on; on a
+                  CPU the decoders of a pass run a core each, worker/model/cores.py)
+  compiled        one at a time with the decoder compiled, where KOKORO_COMPILE=auto compiles
+                  (bf16 on a CPU): the default a batched engine gives up
+The first three run the same eager model, so their ratio is batching's alone. Prints seconds of
+audio made per second of wall time, with the CPU's flags (or the GPU's name). Median of the rounds.
+Not part of CI: timings flake on shared machines.
 """
 
 from __future__ import annotations
@@ -78,38 +82,46 @@ def main() -> None:
     from worker.model.engine import Engine
 
     catalog = default_catalog()
-    plain = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="off")
-    batched = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="on")
+    plain = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="off", compile="off")
+    batched = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="on", compile="off")
     batched._models = plain._models  # one copy of the weights: the same model either way
+    compiled = None
+    if fp.compile_pays(plain.precision, plain.device):
+        compiled = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="off", compile="on")
     threads = torch.get_num_threads()
-    for engine in (plain, batched):
-        _one_at_a_time(engine, _jobs(2, catalog))  # loads the voices, warms the kernels
+    for engine in (plain, batched, compiled):
+        if engine is not None:
+            _one_at_a_time(engine, _jobs(2, catalog))  # loads the voices, warms the kernels
 
     where = torch.cuda.get_device_name() if plain.device.startswith("cuda") else cpu_line()
     print(f"{where}; device {plain.device}, precision {plain.precision}, torch threads {threads}, "
           f"{'real' if args.real else 'stand-in'} weights, median of {args.rounds} rounds\n")
     print("| jobs | audio s | one at a time, audio s/s | at once, audio s/s | batched, audio s/s "
-          "| batched ÷ one at a time | largest batch |")
+          "| batched ÷ one at a time | largest batch | compiled, one at a time, audio s/s |")
     print("|------|---------|--------------------------|--------------------|--------------------"
-          "|-------------------------|---------------|")
+          "|-------------------------|---------------|------------------------------------|")
     for n in (int(x) for x in args.levels.split(",")):
         requests = _jobs(n, catalog)
-        rates: dict[str, list[float]] = {"seq": [], "at_once": [], "batched": []}
-        audio = 0.0
+        rates: dict[str, list[float]] = {"seq": [], "at_once": [], "batched": [], "compiled": []}
+        ways = [("seq", lambda: _one_at_a_time(plain, requests)),
+                ("at_once", lambda: _in_threads(plain, requests)),
+                ("batched", lambda: _in_threads(batched, requests))]
+        if compiled is not None:
+            ways.append(("compiled", lambda: _one_at_a_time(compiled, requests)))
+        audio, largest = 0.0, 0
         for _ in range(args.rounds):  # interleaved: a slow moment of the machine hits every way
-            for way, run in (("seq", lambda: _one_at_a_time(plain, requests)),
-                             ("at_once", lambda: _in_threads(plain, requests)),
-                             ("batched", lambda: _in_threads(batched, requests))):
+            for way, run in ways:
                 torch.set_num_threads(fp.threads_per_job(n) if way == "at_once" else threads)
                 batched.batcher.sizes.clear()
                 started = time.perf_counter()
                 audio = run()
                 rates[way].append(audio / (time.perf_counter() - started))
-                largest = max(batched.batcher.sizes, default=0) if way == "batched" else None
+                if way == "batched":
+                    largest = max(batched.batcher.sizes, default=0)
         torch.set_num_threads(threads)
-        med = {way: statistics.median(r) for way, r in rates.items()}
+        med = {way: statistics.median(r) if r else float("nan") for way, r in rates.items()}
         print(f"| {n:4} | {audio:7.1f} | {med['seq']:24.2f} | {med['at_once']:18.2f} | {med['batched']:18.2f} "
-              f"| {med['batched'] / med['seq']:23.2f} | {largest:13} |", flush=True)
+              f"| {med['batched'] / med['seq']:23.2f} | {largest:13} | {med['compiled']:34.2f} |", flush=True)
 
 
 if __name__ == "__main__":

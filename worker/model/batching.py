@@ -3,7 +3,8 @@
 KModel speaks one utterance at a time. Two kinds of batch are run here: Audition and A/B read the
 *same* phonemes in many voices (ALBERT and the text encoder then run once for all of them), and
 concurrent jobs read *their own* next chunks (worker.model.batcher: the tokens are padded too).
-Everything after the durations runs as one batch padded to the longest row. Padding alone would
+Everything after the durations runs as one batch padded to the longest row (on a GPU; on a CPU
+the decoder runs row by row, a core each: worker/model/cores.py says why). Padding alone would
 change the audio (attention and instance norms would average over it, convolutions and LSTMs would
 read it, the STFT would reflect at the wrong end), so ALBERT masks it, every step here zeroes it
 before a convolution reads it, normalises over each row's own frames, packs the LSTMs, and runs the
@@ -13,9 +14,18 @@ layers are called: its weights are ours."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+# (fn, rows, size of a row) -> [fn(row) for row in rows], however the rows are spread
+RowMap = Callable[[Callable[[int], torch.Tensor], list[int], Callable[[int], int]], list[torch.Tensor]]
+
+
+def _in_turn(fn, rows, size=None) -> list:
+    return [fn(row) for row in rows]
 
 
 def scaled_durations(duration: torch.Tensor, speeds: torch.Tensor) -> torch.Tensor:
@@ -44,19 +54,23 @@ def scaled_durations(duration: torch.Tensor, speeds: torch.Tensor) -> torch.Tens
 
 @torch.inference_mode()
 def forward_many(kmodel, phonemes: str, styles: torch.Tensor, speeds: list[float],
-                 exact_speed: bool = True, durations: bool = False) -> list:
+                 exact_speed: bool = True, durations: bool = False, decode_rows: RowMap | None = None) -> list:
     """Audio (1-D, on the CPU) for each style row [B, 256] reading `phonemes` at its speed.
     exact_speed: durations by `scaled_durations`; False rounds each token as kokoro does.
-    durations: (audio, frames per input token) for each row instead, for word timings."""
-    return forward_batch(kmodel, [phonemes] * styles.shape[0], styles, speeds, exact_speed, durations)
+    durations: (audio, frames per input token) for each row instead, for word timings.
+    decode_rows: see forward_batch."""
+    return forward_batch(kmodel, [phonemes] * styles.shape[0], styles, speeds, exact_speed, durations, decode_rows)
 
 
 @torch.inference_mode()
 def forward_batch(kmodel, phonemes: list[str], styles: torch.Tensor, speeds: list[float],
-                  exact_speed: bool = True, durations: bool = False) -> list:
+                  exact_speed: bool = True, durations: bool = False, decode_rows: RowMap | None = None) -> list:
     """forward_many for rows that each read their own phonemes (the chunks of concurrent jobs):
     the tokens are padded too, ALBERT masks them from attention, and the text encoders and LSTMs
-    pack each row to its own length. One text for every row runs ALBERT and the text encoder once."""
+    pack each row to its own length. One text for every row runs ALBERT and the text encoder once.
+    decode_rows: a map (fn, rows, size) that runs each row's decoder alone on its own frames
+    (worker.model.cores.RowPool.map: on a CPU, a core per row); None: the decoder too in one padded
+    pass (a GPU's way)."""
     device = kmodel.device
     rows = [[i for i in (kmodel.vocab.get(p) for p in text) if i is not None] for text in phonemes]
     assert max(map(len, rows)) + 2 <= kmodel.context_length, (max(map(len, rows)) + 2, kmodel.context_length)
@@ -97,7 +111,7 @@ def forward_batch(kmodel, phonemes: list[str], styles: torch.Tensor, speeds: lis
     asr = t_en @ alignment
 
     f0, noise = _f0n(pred, en, s_pro, frames)
-    waves = _decode(kmodel.decoder, asr, f0, noise, s_dec, frames)
+    waves = _decode(kmodel.decoder, asr, f0, noise, s_dec, frames, decode_rows)
     if not durations:
         return waves
     return [(wave, pred_dur[b, :n].cpu()) for b, (wave, n) in enumerate(zip(waves, token_counts))]
@@ -166,12 +180,16 @@ def _f0n(pred, en, s, frames: list[int]):
     return _clear(pred.F0_proj(f0), lengths).squeeze(1), _clear(pred.N_proj(noise), lengths).squeeze(1)
 
 
-def _decode(dec, asr, f0_curve, noise, s, frames: list[int]) -> list[torch.Tensor]:
-    """istftnet.Decoder; `frames` at the alignment's rate (the F0 curve has twice as many). A decoder
-    that reads one utterance at a time (KOKORO_PRECISION=int8's) gets each row's own frames."""
-    if getattr(dec, "one_row", False):
-        return [dec(asr[b:b + 1, :, :n], f0_curve[b:b + 1, :2 * n], noise[b:b + 1, :2 * n], s[b:b + 1]).squeeze().cpu()
-                for b, n in enumerate(frames)]
+def _decode(dec, asr, f0_curve, noise, s, frames: list[int], rows: RowMap | None = None) -> list[torch.Tensor]:
+    """istftnet.Decoder; `frames` at the alignment's rate (the F0 curve has twice as many). Run row
+    by row through `rows` when given, or when the decoder reads one utterance at a time
+    (KOKORO_PRECISION=int8's): each row's own frames, by kokoro's own decoder."""
+    if rows is not None or getattr(dec, "one_row", False):
+        def alone(b: int) -> torch.Tensor:
+            n = frames[b]
+            return dec(asr[b:b + 1, :, :n], f0_curve[b:b + 1, :2 * n], noise[b:b + 1, :2 * n], s[b:b + 1]).squeeze().cpu()
+
+        return (rows or _in_turn)(alone, list(range(len(frames))), frames.__getitem__)
     f0 = _clear(dec.F0_conv(f0_curve.unsqueeze(1)), frames)
     n = _clear(dec.N_conv(noise.unsqueeze(1)), frames)
     x, lengths = _resblk(dec.encode, torch.cat([asr, f0, n], dim=1), s, frames)

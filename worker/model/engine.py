@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -18,7 +19,7 @@ import torch
 from worker.core import settings
 from worker.core.catalog import Catalog
 from worker.core.errors import InputError, KokoroError, snippet
-from worker.model import batcher, batching, memory
+from worker.model import batcher, batching, cores, memory
 from worker.model import precision as fp
 from worker.model.weights import Weights
 from worker.service.request import SynthesisRequest
@@ -63,6 +64,8 @@ class Engine(Weights):
         # KOKORO_BATCH_JOBS: concurrent jobs' chunks share forward passes (worker/model/batcher.py)
         batches = batcher.wanted(batch_jobs or settings.batch_jobs(), self.device)
         self.batcher = batcher.Batcher(self._speak_together, limit=BATCH_MAX) if batches else None
+        self._row_pool: cores.RowPool | None = None
+        self._row_pool_lock = threading.Lock()
         if self.compile == "auto":  # where it pays, without delaying start-up; not with batching, whose
             # every new batch size would compile again
             self.compile = "background" if fp.compile_pays(self.precision, self.device) and not batches else "off"
@@ -139,7 +142,18 @@ class Engine(Weights):
             if speeds == (1.0,):
                 out = kmodel(phonemes[0], styles[0], 1.0, return_output=True)
                 return [(out.audio, out.pred_dur)]
-            return batching.forward_batch(kmodel, list(phonemes), torch.cat(styles), list(speeds), durations=True)
+            return batching.forward_batch(kmodel, list(phonemes), torch.cat(styles), list(speeds), durations=True,
+                                          decode_rows=self._decode_rows())
+
+    def _decode_rows(self) -> batching.RowMap | None:
+        """How a batch's decoders run: on a CPU with several cores, a row per core at once
+        (worker/model/cores.py); on a GPU (or one core), one padded pass."""
+        if self.device != "cpu" or cores.cpu_cores() < 2:
+            return None
+        with self._row_pool_lock:  # the batcher's thread and an audition may ask at once
+            if self._row_pool is None:
+                self._row_pool = cores.RowPool()
+        return self._row_pool.map
 
     def _in_progress(self) -> contextlib.AbstractContextManager:
         """A job speaking chunks: batches wait for its next one (nothing without batching)."""
@@ -225,8 +239,8 @@ class Engine(Weights):
                 group = requests[lo:lo + BATCH_MAX]
                 styles = torch.cat([self._style(r, chunk) for r in group])
                 with torch.inference_mode(), fp.autocast(self.precision, self.device):
-                    waves = batching.forward_many(kmodel, chunk.phonemes, styles,
-                                                  [self._speed(r, chunk) for r in group], durations=True)
+                    waves = batching.forward_many(kmodel, chunk.phonemes, styles, [self._speed(r, chunk) for r in group],
+                                                  durations=True, decode_rows=self._decode_rows())
                 for offset, (wave, frames) in enumerate(waves):
                     pieces[lo + offset].append(spoken(index, chunk, wave, group[offset].speed, note,
                                                       frames, kmodel.vocab))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import Future
 
 import numpy as np
 import pytest
@@ -104,6 +105,46 @@ def test_one_bad_chunk_fails_its_own_job_only():
     assert results == {"good": "v1.0:good", "bad": "cannot speak bad"}
     assert len(calls[0][1]) == 2  # tried together, then one by one
     assert sorted(items[0] for _, items in calls[1:]) == ["bad", "good"]
+
+
+def test_a_batch_whose_results_are_still_being_made_does_not_hold_up_the_next():
+    """On a CPU the engine returns futures (the decoders run on the row pool): the batcher goes on
+    to the next batch at once, and each job gets its result when its own future is done."""
+    pending: list = []
+
+    def run(key, items):
+        futures = [Future() for _ in items]
+        pending.extend(zip(items, futures))
+        return futures
+
+    shared = Batcher(run, window_s=0)
+    results = {}
+
+    def job(name):
+        try:
+            results[name] = shared.speak("v1.0", name)
+        except RuntimeError as exc:
+            results[name] = str(exc)
+
+    threads = [threading.Thread(target=job, args=(n,)) for n in "ab"]
+    threads[0].start()
+    _wait_for(lambda: len(pending) == 1)
+    threads[1].start()
+    _wait_for(lambda: len(pending) == 2)  # a second batch ran while the first's result was pending
+    assert results == {}
+    pending[1][1].set_result("B")
+    threads[1].join(timeout=10)
+    assert results == {"b": "B"}  # b's own row done: b goes on, a still waits
+    pending[0][1].set_exception(RuntimeError("row a failed"))
+    threads[0].join(timeout=10)
+    assert results == {"b": "B", "a": "row a failed"}  # a failed row fails its own job
+
+
+def _wait_for(condition, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
 
 
 @pytest.mark.parametrize("setting, device, batches", [

@@ -10,12 +10,15 @@ says it is in progress with `with batcher.job():` around its chunks, so a batch 
 Why a bounded window and not "whoever is waiting now": jobs reach their next chunk at different
 moments (G2P, a slow reader of the stream), and a batch that closes on the first chunk would
 mostly hold one. Why one model thread: forward passes of separate jobs at once only fight over the
-cores (and over GPU memory); in turn, each sees the whole device.
+cores (and over GPU memory); in turn, each sees the whole device. On a CPU the engine hands each
+row's decoder to a core of its own (worker/model/cores.py) and `run` returns futures: this thread
+then goes on to the next batch's front end while the cores decode.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -46,9 +49,9 @@ class _Waiting:
 
 
 class Batcher:
-    """Collects chunks from concurrent jobs and runs `run(key, items) -> results` on a batch of them,
-    one batch at a time, in its own thread. A failed batch of several is retried chunk by chunk, so
-    one bad chunk fails its own job only."""
+    """Collects chunks from concurrent jobs and runs `run(key, items) -> results` (values, or futures
+    of them) on a batch of them, one batch at a time, in its own thread. A failed batch of several is
+    retried chunk by chunk, so one bad chunk fails its own job only."""
 
     def __init__(self, run: Callable[[Hashable, list], list], window_s: float = WINDOW_S, limit: int = 8):
         self._run = run
@@ -118,10 +121,24 @@ class Batcher:
                     self._run_alone(w)
                 continue
             for w, result in zip(batch, results):
-                w.future.set_result(result)
+                _hand(w.future, result)
 
     def _run_alone(self, w: _Waiting) -> None:
         try:
-            w.future.set_result(self._run(w.key, [w.item])[0])
+            _hand(w.future, self._run(w.key, [w.item])[0])
         except Exception as exc:  # noqa: BLE001
             w.future.set_exception(exc)
+
+
+def _hand(future: Future, result: Any) -> None:
+    if isinstance(result, Future):  # still being made (a CPU's row pool): handed on when done
+        result.add_done_callback(functools.partial(_settle, future))
+    else:
+        future.set_result(result)
+
+
+def _settle(future: Future, done: Future) -> None:
+    if done.exception() is not None:
+        future.set_exception(done.exception())
+    else:
+        future.set_result(done.result())

@@ -15,13 +15,14 @@ layers are called: its weights are ours."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-# (fn, rows, size of a row) -> [fn(row) for row in rows], however the rows are spread
-RowMap = Callable[[Callable[[int], torch.Tensor], list[int], Callable[[int], int]], list[torch.Tensor]]
+# (fn, rows, size of a row) -> [fn(row) for row in rows] (or their futures), however the rows are spread
+RowMap = Callable[[Callable[[int], Any], list[int], Callable[[int], int]], list]
 
 
 def _in_turn(fn, rows, size=None) -> list:
@@ -68,9 +69,9 @@ def forward_batch(kmodel, phonemes: list[str], styles: torch.Tensor, speeds: lis
     """forward_many for rows that each read their own phonemes (the chunks of concurrent jobs):
     the tokens are padded too, ALBERT masks them from attention, and the text encoders and LSTMs
     pack each row to its own length. One text for every row runs ALBERT and the text encoder once.
-    decode_rows: a map (fn, rows, size) that runs each row's decoder alone on its own frames
-    (worker.model.cores.RowPool.map: on a CPU, a core per row); None: the decoder too in one padded
-    pass (a GPU's way)."""
+    decode_rows: (fn, rows, size) -> [fn(row) ...] or their futures, to run each row's decoder
+    alone on its own frames (worker.model.cores.RowPool: on a CPU, a core per row); the result is
+    then whatever it returns. None: the decoder too in one padded pass (a GPU's way)."""
     device = kmodel.device
     rows = [[i for i in (kmodel.vocab.get(p) for p in text) if i is not None] for text in phonemes]
     assert max(map(len, rows)) + 2 <= kmodel.context_length, (max(map(len, rows)) + 2, kmodel.context_length)
@@ -111,10 +112,19 @@ def forward_batch(kmodel, phonemes: list[str], styles: torch.Tensor, speeds: lis
     asr = t_en @ alignment
 
     f0, noise = _f0n(pred, en, s_pro, frames)
-    waves = _decode(kmodel.decoder, asr, f0, noise, s_dec, frames, decode_rows)
-    if not durations:
-        return waves
-    return [(wave, pred_dur[b, :n].cpu()) for b, (wave, n) in enumerate(zip(waves, token_counts))]
+    dec = kmodel.decoder
+    if decode_rows is None and not getattr(dec, "one_row", False):
+        waves = _decode(dec, asr, f0, noise, s_dec, frames)
+        return [(wave, pred_dur[b, :n].cpu()) for b, (wave, n) in enumerate(zip(waves, token_counts))] \
+            if durations else waves
+
+    def alone(b: int):
+        """Row b by kokoro's own decoder on its own frames (int8's decoder reads one row at a time)."""
+        n = frames[b]
+        wave = dec(asr[b:b + 1, :, :n], f0[b:b + 1, :2 * n], noise[b:b + 1, :2 * n], s_dec[b:b + 1]).squeeze().cpu()
+        return (wave, pred_dur[b, :token_counts[b]].cpu()) if durations else wave
+
+    return (decode_rows or _in_turn)(alone, list(range(batch)), frames.__getitem__)
 
 
 def _packed(lstm, x: torch.Tensor, lengths: list[int]) -> torch.Tensor:
@@ -180,16 +190,9 @@ def _f0n(pred, en, s, frames: list[int]):
     return _clear(pred.F0_proj(f0), lengths).squeeze(1), _clear(pred.N_proj(noise), lengths).squeeze(1)
 
 
-def _decode(dec, asr, f0_curve, noise, s, frames: list[int], rows: RowMap | None = None) -> list[torch.Tensor]:
-    """istftnet.Decoder; `frames` at the alignment's rate (the F0 curve has twice as many). Run row
-    by row through `rows` when given, or when the decoder reads one utterance at a time
-    (KOKORO_PRECISION=int8's): each row's own frames, by kokoro's own decoder."""
-    if rows is not None or getattr(dec, "one_row", False):
-        def alone(b: int) -> torch.Tensor:
-            n = frames[b]
-            return dec(asr[b:b + 1, :, :n], f0_curve[b:b + 1, :2 * n], noise[b:b + 1, :2 * n], s[b:b + 1]).squeeze().cpu()
-
-        return (rows or _in_turn)(alone, list(range(len(frames))), frames.__getitem__)
+def _decode(dec, asr, f0_curve, noise, s, frames: list[int]) -> list[torch.Tensor]:
+    """istftnet.Decoder on the padded batch; `frames` at the alignment's rate (the F0 curve has
+    twice as many)."""
     f0 = _clear(dec.F0_conv(f0_curve.unsqueeze(1)), frames)
     n = _clear(dec.N_conv(noise.unsqueeze(1)), frames)
     x, lengths = _resblk(dec.encode, torch.cat([asr, f0, n], dim=1), s, frames)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 import torch
@@ -37,7 +37,8 @@ def _one_thread() -> None:
 
 
 class RowPool:
-    """A worker thread per core; `map` runs a function on each row, longest first, on them all."""
+    """A worker thread per core; `submit` (or `map`, which waits) runs a function on each row,
+    longest first, on them all."""
 
     def __init__(self, workers: int | None = None):
         self.workers = workers or cpu_cores()
@@ -48,16 +49,41 @@ class RowPool:
         started = threading.Barrier(self.workers)
         list(self._pool.map(lambda _: started.wait(), range(self.workers)))
         torch.set_num_threads(caller)
+        self._lock = threading.Lock()
+        self._in_flight = 0  # rows handed to the workers and not finished
 
-    def map(self, fn: Callable[[T], R], rows: Sequence[T], size: Callable[[T], int] | None = None) -> list[R]:
-        """fn(row) for each row, in the rows' order. `size`: the rows' work, so the longest start
-        first and the cores finish together (a short row last fills the gap)."""
-        if len(rows) < 2:
-            return [fn(row) for row in rows]
+    def submit(self, fn: Callable[[T], R], rows: Sequence[T], size: Callable[[T], int] | None = None) -> list[Future]:
+        """fn(row) for each row, as futures in the rows' order, without waiting for them. `size`: the
+        rows' work, so the longest start first and the cores finish together. A lone row while no
+        other row runs takes every core, in the caller's thread: one job alone is not slowed down."""
+        if len(rows) == 1 and not self._in_flight:
+            return [_done(fn, rows[0])]
         order = sorted(range(len(rows)), key=lambda i: -size(rows[i])) if size else range(len(rows))
         run = _as_caller(fn)
-        futures = {i: self._pool.submit(run, rows[i]) for i in order}
-        return [futures[i].result() for i in range(len(rows))]
+        futures = {}
+        for i in order:
+            with self._lock:
+                self._in_flight += 1
+            futures[i] = self._pool.submit(run, rows[i])
+            futures[i].add_done_callback(self._finished)
+        return [futures[i] for i in range(len(rows))]
+
+    def map(self, fn: Callable[[T], R], rows: Sequence[T], size: Callable[[T], int] | None = None) -> list[R]:
+        """fn(row) for each row, in the rows' order (as `submit`, waited for)."""
+        return [future.result() for future in self.submit(fn, rows, size)]
+
+    def _finished(self, _: Future) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+
+def _done(fn: Callable[[T], R], row: T) -> Future:
+    future: Future = Future()
+    try:
+        future.set_result(fn(row))
+    except Exception as exc:  # noqa: BLE001 (the caller's future carries it, as a worker's would)
+        future.set_exception(exc)
+    return future
 
 
 def _as_caller(fn: Callable[[T], R]) -> Callable[[T], R]:

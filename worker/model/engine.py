@@ -63,7 +63,7 @@ class Engine(Weights):
         self.lexicon = lexicon.configured() if pronunciations is None else pronunciations
         # KOKORO_BATCH_JOBS: concurrent jobs' chunks share forward passes (worker/model/batcher.py)
         batches = batcher.wanted(batch_jobs or settings.batch_jobs(), self.device)
-        self.batcher = batcher.Batcher(self._speak_together, limit=BATCH_MAX) if batches else None
+        self.batcher = batcher.Batcher(self._speak_batch, limit=BATCH_MAX) if batches else None
         self._row_pool: cores.RowPool | None = None
         self._row_pool_lock = threading.Lock()
         if self.compile == "auto":  # where it pays, without delaying start-up; not with batching, whose
@@ -133,27 +133,36 @@ class Engine(Weights):
             (wave, frames), = self._speak_together(request.model, [item])
         return spoken(index, chunk, wave, request.speed, self._check(request, index, chunk), frames, kmodel.vocab)
 
-    def _speak_together(self, model: str, items: list[tuple[str, torch.Tensor, float]]) -> list:
+    def _speak_together(self, model: str, items: list[tuple[str, torch.Tensor, float]],
+                        rows: batching.RowMap | None = None) -> list:
         """(audio, frames per token) for each (phonemes, style, speed): one chunk at speed 1 by
-        kokoro's own forward, anything else in one padded pass (durations that follow the speed)."""
+        kokoro's own forward, anything else in one padded pass (durations that follow the speed);
+        `rows`: how that pass runs its decoders (batching.forward_batch)."""
         kmodel = self.model(model)
         phonemes, styles, speeds = zip(*items)
         with torch.inference_mode(), fp.autocast(self.precision, self.device):
-            if speeds == (1.0,):
+            if speeds == (1.0,) and rows is None:
                 out = kmodel(phonemes[0], styles[0], 1.0, return_output=True)
                 return [(out.audio, out.pred_dur)]
             return batching.forward_batch(kmodel, list(phonemes), torch.cat(styles), list(speeds), durations=True,
-                                          decode_rows=self._decode_rows())
+                                          decode_rows=rows)
 
-    def _decode_rows(self) -> batching.RowMap | None:
-        """How a batch's decoders run: on a CPU with several cores, a row per core at once
-        (worker/model/cores.py); on a GPU (or one core), one padded pass."""
+    def _speak_batch(self, model: str, items: list[tuple[str, torch.Tensor, float]]) -> list:
+        """The batcher's pass over concurrent jobs' chunks. On a CPU the decoders go to the row pool
+        and the batcher moves on at once: the next batch's front end runs while the cores decode
+        this one's rows, and each job gets its audio when its own row is done (futures)."""
+        pool = self._rows()
+        return self._speak_together(model, items, pool.submit if pool is not None else None)
+
+    def _rows(self) -> cores.RowPool | None:
+        """The row pool a batch's decoders run on: a CPU with several cores (worker/model/cores.py);
+        None on a GPU (or one core), where a padded pass is the way."""
         if self.device != "cpu" or cores.cpu_cores() < 2:
             return None
         with self._row_pool_lock:  # the batcher's thread and an audition may ask at once
             if self._row_pool is None:
                 self._row_pool = cores.RowPool()
-        return self._row_pool.map
+        return self._row_pool
 
     def _in_progress(self) -> contextlib.AbstractContextManager:
         """A job speaking chunks: batches wait for its next one (nothing without batching)."""
@@ -227,7 +236,7 @@ class Engine(Weights):
         chunks = list(self.plan(first))
         if not chunks:
             raise nothing_to_speak()
-        kmodel = self.model(first.model)
+        kmodel, pool = self.model(first.model), self._rows()
         pieces: list[list[SpokenChunk]] = [[] for _ in requests]
         for index, chunk in enumerate(chunks):
             if not chunk.phonemes:  # a pause at the end of the text: silence in every voice
@@ -240,7 +249,7 @@ class Engine(Weights):
                 styles = torch.cat([self._style(r, chunk) for r in group])
                 with torch.inference_mode(), fp.autocast(self.precision, self.device):
                     waves = batching.forward_many(kmodel, chunk.phonemes, styles, [self._speed(r, chunk) for r in group],
-                                                  durations=True, decode_rows=self._decode_rows())
+                                                  durations=True, decode_rows=pool.map if pool else None)
                 for offset, (wave, frames) in enumerate(waves):
                     pieces[lo + offset].append(spoken(index, chunk, wave, group[offset].speed, note,
                                                       frames, kmodel.vocab))

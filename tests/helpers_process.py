@@ -71,6 +71,31 @@ def running(args: list[str], env: dict[str, str], name: str, cwd: Path | None = 
         stop(process, grace_s)
 
 
+def run_together(runs: dict, timeout_s: float = 180.0) -> dict:
+    """{key: (args, env, cwd)} -> {key: CompletedProcess}: every run started at once, each in its
+    own folder with its stdout and stderr in files there, then each awaited (killed, with its whole
+    group, past `timeout_s`: its returncode then says so). For independent short runs (a start-up
+    that refuses, a one-job `--test_input`): each is one single-threaded import, so side by side
+    they take the machine's cores instead of one after the other."""
+    started = {}
+    for key, (args, env, cwd) in runs.items():
+        cwd = Path(cwd)
+        with open(cwd / "run.stdout", "w") as out, open(cwd / "run.stderr", "w") as err:
+            started[key] = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=err,
+                                            start_new_session=True), cwd
+    deadline, done = time.monotonic() + timeout_s, {}
+    for key, (proc, cwd) in started.items():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        done[key] = subprocess.CompletedProcess(proc.args, proc.returncode, (cwd / "run.stdout").read_text(),
+                                                (cwd / "run.stderr").read_text())
+    return done
+
+
 def wait_until(predicate: Callable[[], object], timeout_s: float = 10.0, what: str = "condition",
                interval_s: float = 0.05) -> object:
     deadline = time.monotonic() + timeout_s

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from tests.conftest import REPO, worker_env
+from tests.helpers_process import run_together
 from tests.helpers_worker import local_api, runsync
 from worker.core import settings, startup
 from worker.core.errors import SettingsError
@@ -57,13 +58,7 @@ def test_good_values_parse_one_way_for_every_reader():
     assert settings.runpod({}).stream and not settings.runpod({"RUNPOD_STREAM": "false"}).stream
 
 
-def _start(program: str, tmp_path, **env: str) -> subprocess.CompletedProcess:
-    script = {"worker": REPO / "worker" / "handler.py", "studio": REPO / "ui" / "app.py"}[program]
-    return subprocess.run([sys.executable, str(script)], env=worker_env(**env), cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
-
-
-@pytest.mark.parametrize("program, name, value, says", [
+BAD_STARTS = [
     ("worker", "KOKORO_MODELS", "v9", "KOKORO_MODELS="),
     ("worker", "KOKORO_DEVICE", NOT_HERE, "KOKORO_DEVICE="),
     ("worker", "KOKORO_LOG_LEVEL", "LOUD", "KOKORO_LOG_LEVEL="),
@@ -73,14 +68,31 @@ def _start(program: str, tmp_path, **env: str) -> subprocess.CompletedProcess:
     ("studio", "KOKORO_DEVICE", NOT_HERE, "KOKORO_DEVICE="),
     ("studio", "KOKORO_VOTES_DB", "/proc/kokoro/votes.sqlite3", "The votes database /proc/kokoro/votes.sqlite3"),
     ("studio", "RUNPOD_API_KEY", "rpa_SECRET\nrpa_SECRET", "RUNPOD_API_KEY holds"),
-])
+]
+
+
+@pytest.fixture(scope="module")
+def refused_starts(request, tmp_path_factory) -> dict[tuple[str, str, str], subprocess.CompletedProcess]:
+    """Every start-up of BAD_STARTS this run selected, started at once (tests/helpers_process.py
+    run_together), each its own process in its own folder: one after the other they were ~50 s."""
+    runs = {}
+    for item in request.session.items:
+        if item.originalname == "test_a_bad_setting_stops_start_up_with_one_line":
+            program, name, value = (item.callspec.params[k] for k in ("program", "name", "value"))
+            cwd = tmp_path_factory.mktemp("start")
+            if value == "{binary}":
+                (cwd / "lexicon.yaml").write_bytes(bytes(range(256)) * 4)
+            script = {"worker": REPO / "worker" / "handler.py", "studio": REPO / "ui" / "app.py"}[program]
+            env = worker_env(**{name: str(cwd / "lexicon.yaml") if value == "{binary}" else value})
+            runs[program, name, value] = [sys.executable, str(script)], env, cwd
+    return run_together(runs)
+
+
+@pytest.mark.parametrize("program, name, value, says", BAD_STARTS)
 @pytest.mark.slow
 @pytest.mark.hostile
-def test_a_bad_setting_stops_start_up_with_one_line(program, name, value, says, tmp_path):
-    if value == "{binary}":
-        value = str(tmp_path / "lexicon.yaml")
-        (tmp_path / "lexicon.yaml").write_bytes(bytes(range(256)) * 4)
-    done = _start(program, tmp_path, **{name: value})
+def test_a_bad_setting_stops_start_up_with_one_line(refused_starts, program, name, value, says):
+    done = refused_starts[program, name, value]
     assert done.returncode == 1, done.stderr[-2000:]
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"kokoro {program} cannot start: {says}"), done.stderr

@@ -9,6 +9,7 @@ import base64
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from gradio.audio_stream_encoder import _read_wav_pcm
 from loopback.cloud import LoopbackCloud
 from tests.conftest import REPO, worker_env
 from tests.helpers_loopback import PLANTED_KEY
+from tests.helpers_process import run_together
 from ui.backends import RunPodBackend
 from ui.backends.runpod_client import RunPodClient, RunPodError
 from ui.tabs.generate import OUTPUTS, Studio
@@ -170,13 +172,47 @@ def test_the_api_answers_bad_arguments_with_its_own_sentence(local_studio):
 
 # --- start-up -------------------------------------------------------------------------------------
 
-@pytest.mark.slow
-@pytest.mark.parametrize("what", ["KOKORO_CATALOG", "KOKORO_LEXICON"])
-def test_a_malformed_yaml_file_is_one_line_naming_file_line_and_problem(tmp_path, what):
-    path = tmp_path / "broken.yaml"
+def _malformed_yaml_start(cwd: Path, what: str) -> tuple:
+    path = cwd / "broken.yaml"
     path.write_text("models:\n  v1.0: {repo_id: [unclosed\n" if what == "KOKORO_CATALOG" else
                     "en-us:\n  Kokoro: [unclosed\n")
-    line = _one_line(_start(WORKER, tmp_path, **{what: str(path)}), "worker")
+    return path, ([sys.executable, str(WORKER)], worker_env(**{what: str(path)}), cwd)
+
+
+def _lexicon_start(cwd: Path, program: str, env: dict[str, str]) -> tuple:
+    lexicon = cwd / "lexicon.yaml"
+    lexicon.write_text("en-us:\n  Kokoro: kˈOkəɹO\n  Zorg: ʘʘzɔɹg\n", encoding="utf-8")
+    return lexicon, ([sys.executable, str(WORKER if program == "worker" else STUDIO)], worker_env(
+        KOKORO_LEXICON=str(lexicon), KOKORO_MODELS="v1.0", KOKORO_VOTES_DB=str(cwd / "votes.sqlite3"),
+        GRADIO_SERVER_PORT="1", **env), cwd)
+
+
+@pytest.fixture(scope="module")
+def refused_starts(request, tmp_path_factory) -> dict[tuple[str, str], tuple[Path, subprocess.CompletedProcess]]:
+    """The start-ups the two tests below refuse (those this run selected), all started at once
+    (tests/helpers_process.py run_together), each its own process in its own folder: one after
+    the other they were ~25 s. {(test, param id): (the file it names, the finished run)}."""
+    files, runs = {}, {}
+    for item in request.session.items:
+        params = getattr(item, "callspec", None) and item.callspec.params
+        if item.originalname == "test_a_malformed_yaml_file_is_one_line_naming_file_line_and_problem":
+            key = "yaml", item.callspec.id
+            files[key], runs[key] = _malformed_yaml_start(tmp_path_factory.mktemp("start"), params["what"])
+        elif item.originalname == "test_a_lexicon_with_phonemes_the_model_lacks_stops_start_up":
+            key = "lexicon", item.callspec.id
+            files[key], runs[key] = _lexicon_start(tmp_path_factory.mktemp("start"), params["program"],
+                                                   params["env"])
+    if any(kind == "lexicon" for kind, _ in runs):
+        request.getfixturevalue("standin_hf_home")  # the stand-in weights, there before they start
+    done = run_together(runs)
+    return {key: (files[key], done[key]) for key in runs}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("what", ["KOKORO_CATALOG", "KOKORO_LEXICON"])
+def test_a_malformed_yaml_file_is_one_line_naming_file_line_and_problem(refused_starts, what):
+    path, done = refused_starts["yaml", what]
+    line = _one_line(done, "worker")
     assert str(path) in line and "line 3, column 1" in line and "expected ',' or ']'" in line, line
 
 
@@ -186,12 +222,8 @@ def test_a_malformed_yaml_file_is_one_line_naming_file_line_and_problem(tmp_path
     ("worker", {}),
     ("studio", {"KOKORO_SKIP_WARMUP": "true", "KOKORO_BACKEND": "local"}),
 ], ids=["worker-skip-warmup", "worker", "studio"])
-def test_a_lexicon_with_phonemes_the_model_lacks_stops_start_up(standin_hf_home, tmp_path, program, env):
-    lexicon = tmp_path / "lexicon.yaml"
-    lexicon.write_text("en-us:\n  Kokoro: kˈOkəɹO\n  Zorg: ʘʘzɔɹg\n", encoding="utf-8")
-    done = _start(WORKER if program == "worker" else STUDIO, tmp_path, KOKORO_LEXICON=str(lexicon),
-                  KOKORO_MODELS="v1.0", KOKORO_VOTES_DB=str(tmp_path / "votes.sqlite3"),
-                  GRADIO_SERVER_PORT="1", **env)
+def test_a_lexicon_with_phonemes_the_model_lacks_stops_start_up(refused_starts, request, program, env):
+    lexicon, done = refused_starts["lexicon", request.node.callspec.id]
     line = _one_line(done, program)
     assert str(lexicon) in line and "Zorg" in line and "'ʘ'" in line and "v1.0" in line, line
 

@@ -109,7 +109,8 @@ def test_one_bad_chunk_fails_its_own_job_only():
 
 def test_a_batch_whose_results_are_still_being_made_does_not_hold_up_the_next():
     """On a CPU the engine returns futures (the decoders run on the row pool): the batcher goes on
-    to the next batch at once, and each job gets its result when its own future is done."""
+    to the next batch at once, without waiting out the window for a job whose chunk is still being
+    made, and each job gets its result when its own future is done."""
     pending: list = []
 
     def run(key, items):
@@ -117,14 +118,15 @@ def test_a_batch_whose_results_are_still_being_made_does_not_hold_up_the_next():
         pending.extend(zip(items, futures))
         return futures
 
-    shared = Batcher(run, window_s=0)
+    shared = Batcher(run, window_s=30)
     results = {}
 
     def job(name):
-        try:
-            results[name] = shared.speak("v1.0", name)
-        except RuntimeError as exc:
-            results[name] = str(exc)
+        with shared.job():
+            try:
+                results[name] = shared.speak("v1.0", name)
+            except RuntimeError as exc:
+                results[name] = str(exc)
 
     threads = [threading.Thread(target=job, args=(n,)) for n in "ab"]
     threads[0].start()

@@ -18,7 +18,6 @@ then goes on to the next batch's front end while the cores decode.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import threading
@@ -59,6 +58,7 @@ class Batcher:
         self._cond = threading.Condition()
         self._waiting: list[_Waiting] = []
         self._jobs = 0
+        self._making = 0  # chunks whose audio is still being made after their batch (futures)
         self._thread: threading.Thread | None = None
         self._pid = 0  # the process that started the thread: a forked child (ZeroGPU) starts its own
         self.sizes: deque[int] = deque(maxlen=100)  # the latest batches' sizes: for tests and the bench
@@ -92,8 +92,9 @@ class Batcher:
             while not self._waiting:
                 self._cond.wait()
             deadline = time.monotonic() + self.window_s
-            # Every job in progress has a chunk waiting, or the window is over.
-            while len(self._waiting) < min(self._jobs, self.limit):
+            # Every job in progress has a chunk waiting, or the window is over. A job whose last
+            # chunk is still being made (a future) cannot hand in its next one yet: not waited for.
+            while len(self._waiting) < min(self._jobs - self._making, self.limit):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -121,20 +122,28 @@ class Batcher:
                     self._run_alone(w)
                 continue
             for w, result in zip(batch, results):
-                _hand(w.future, result)
+                self._hand(w.future, result)
 
     def _run_alone(self, w: _Waiting) -> None:
         try:
-            _hand(w.future, self._run(w.key, [w.item])[0])
+            self._hand(w.future, self._run(w.key, [w.item])[0])
         except Exception as exc:  # noqa: BLE001
             w.future.set_exception(exc)
 
+    def _hand(self, future: Future, result: Any) -> None:
+        if not isinstance(result, Future):
+            future.set_result(result)
+            return
+        with self._cond:  # still being made (a CPU's row pool): handed on when done
+            self._making += 1
 
-def _hand(future: Future, result: Any) -> None:
-    if isinstance(result, Future):  # still being made (a CPU's row pool): handed on when done
-        result.add_done_callback(functools.partial(_settle, future))
-    else:
-        future.set_result(result)
+        def made(done: Future) -> None:
+            with self._cond:
+                self._making -= 1
+                self._cond.notify_all()  # its job may now hand in its next chunk
+            _settle(future, done)
+
+        result.add_done_callback(made)
 
 
 def _settle(future: Future, done: Future) -> None:

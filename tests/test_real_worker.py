@@ -91,14 +91,20 @@ def test_blend_weights_that_overflowed_still_speak(real_engine, recogniser):
     assert_heard(recogniser, result.audio, EN_SHORT, "en")
 
 
-@pytest.mark.parametrize("speed", [0.8, 1.25])
-def test_speed_scales_the_duration(real_engine, recogniser, speed):
-    def duration(s: float):
-        request = parse_request({"text": EN_TWO, "voice": "jf_alpha", "language": "en-us", "speed": s},
-                                real_engine.catalog)
-        return real_engine.synthesize(request)
+def _at_speed(engine, speed: float):
+    return engine.synthesize(parse_request({"text": EN_TWO, "voice": "jf_alpha", "language": "en-us",
+                                            "speed": speed}, engine.catalog))
 
-    normal, scaled = duration(1.0), duration(speed)
+
+@pytest.fixture(scope="module")
+def at_normal_speed(real_engine):
+    """EN_TWO at speed 1, made once for both speeds below (its durations are the predictor's)."""
+    return _at_speed(real_engine, 1.0)
+
+
+@pytest.mark.parametrize("speed", [0.8, 1.25])
+def test_speed_scales_the_duration(real_engine, recogniser, at_normal_speed, speed):
+    normal, scaled = at_normal_speed, _at_speed(real_engine, speed)
     ratio = scaled.result.duration_s / normal.result.duration_s
     # Within 5 % of 1/speed. Measured on four English sentences: 0.8 -> 1.265x, 1.25 -> 0.797x (kokoro's
     # own per-token rounding gave 1.278x and 0.846x: batching.scaled_durations).
@@ -106,24 +112,38 @@ def test_speed_scales_the_duration(real_engine, recogniser, speed):
     assert_heard(recogniser, scaled.audio, EN_TWO, "en")
 
 
-def test_bf16_is_heard_the_same_and_keeps_the_timing(real_engine, recogniser, monkeypatch):
-    """The precision setting's bf16 path (KOKORO_PRECISION): the same words, durations within 1 %.
-    Forced where this CPU only emulates bf16 (slow, but the same autocast path)."""
+@pytest.fixture(scope="module")
+def fp32_engine(real_engine):
+    """The real weights in fp32, for the precisions below to be compared with: the session's engine
+    where `auto` chose fp32, one of its own otherwise (on a bf16 CPU `auto` is bf16, elsewhere int8)."""
+    from worker.model.engine import Engine
+
+    if real_engine.precision == "fp32":
+        return real_engine
+    return Engine(real_engine.catalog, cache_dir=real_engine.cache_dir, precision="fp32")
+
+
+def test_bf16_is_heard_the_same_and_keeps_the_timing(real_engine, fp32_engine, recogniser, monkeypatch):
+    """The precision setting's bf16 path (KOKORO_PRECISION): the same words, durations within 1 %
+    of fp32's. Forced where this CPU only emulates bf16 (slow, but the same autocast path)."""
     from tests.realspeech.listen import error_rate
     from worker.model import precision as fp
     from worker.model.engine import Engine
 
-    if not fp.native_bf16("cpu"):
-        monkeypatch.setattr(fp, "native_bf16", lambda device, flags=None: True)
-    bf16 = Engine(real_engine.catalog, cache_dir=real_engine.cache_dir, precision="bf16")
+    if real_engine.precision == "bf16":
+        bf16 = real_engine  # `auto` on a bf16 CPU
+    else:
+        if not fp.native_bf16("cpu"):
+            monkeypatch.setattr(fp, "native_bf16", lambda device, flags=None: True)
+        bf16 = Engine(real_engine.catalog, cache_dir=real_engine.cache_dir, precision="bf16")
     request = parse_request({"text": EN_SHORT, "voice": "jf_alpha", "language": "en-us"}, real_engine.catalog)
-    fp32_run, bf16_run = real_engine.synthesize(request), bf16.synthesize(request)
+    fp32_run, bf16_run = fp32_engine.synthesize(request), bf16.synthesize(request)
     rates = [error_rate(EN_SHORT, recogniser.hear(run.audio, "en").text, "en") for run in (fp32_run, bf16_run)]
     assert bf16.precision == "bf16" and rates[1] <= rates[0] + 0.03, rates
     assert abs(bf16_run.result.duration_s / fp32_run.result.duration_s - 1) <= 0.01
 
 
-def test_int8_is_heard_the_same_and_keeps_the_timing(real_engine, recogniser):
+def test_int8_is_heard_the_same_and_keeps_the_timing(real_engine, fp32_engine, recogniser):
     """KOKORO_PRECISION=int8 (`auto` on a CPU without bf16): the decoder in ONNX Runtime with int8
     convolutions. English and Japanese: the recogniser's error within 0.02 of fp32's, every duration
     fp32's (the length within 1 %). Measured on 1,451 characters of English and 1,403 of Japanese
@@ -132,7 +152,7 @@ def test_int8_is_heard_the_same_and_keeps_the_timing(real_engine, recogniser):
     from tests.realspeech.texts import JA_LONG
     from worker.model.engine import Engine
 
-    fp32 = Engine(real_engine.catalog, cache_dir=real_engine.cache_dir, precision="fp32")
+    fp32 = fp32_engine
     quantised = Engine(real_engine.catalog, cache_dir=real_engine.cache_dir, precision="int8")
     ja = "。".join(JA_LONG.split("。")[:3]) + "。"
     for language, voice, text, heard_as in (("en-us", "jf_alpha", EN_TWO, "en"), ("ja", "jf_nezumi", ja, "ja")):

@@ -30,11 +30,6 @@ pytestmark = pytest.mark.hostile
 WORKER, STUDIO = REPO / "worker" / "handler.py", REPO / "ui" / "app.py"
 
 
-def _start(script, tmp_path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(script)], env=worker_env(**env), cwd=tmp_path,
-                          capture_output=True, text=True, timeout=180)
-
-
 def _one_line(done: subprocess.CompletedProcess, program: str) -> str:
     """The one stderr line a refused start-up prints (exit 1, no traceback)."""
     lines = done.stderr.strip().splitlines()
@@ -189,9 +184,10 @@ def _lexicon_start(cwd: Path, program: str, env: dict[str, str]) -> tuple:
 
 @pytest.fixture(scope="module")
 def refused_starts(request, tmp_path_factory) -> dict[tuple[str, str], tuple[Path, subprocess.CompletedProcess]]:
-    """The start-ups the two tests below refuse (those this run selected), all started at once
-    (tests/helpers_process.py run_together), each its own process in its own folder: one after
-    the other they were ~25 s. {(test, param id): (the file it names, the finished run)}."""
+    """The start-ups the tests below run (those this run selected: refused ones, and the RunPod-only
+    studio's main), all started at once (tests/helpers_process.py run_together), each its own
+    process in its own folder: one after the other they were ~37 s.
+    {(test, param id): (the file it names or None, the finished run)}."""
     files, runs = {}, {}
     for item in request.session.items:
         params = getattr(item, "callspec", None) and item.callspec.params
@@ -202,6 +198,12 @@ def refused_starts(request, tmp_path_factory) -> dict[tuple[str, str], tuple[Pat
             key = "lexicon", item.callspec.id
             files[key], runs[key] = _lexicon_start(tmp_path_factory.mktemp("start"), params["program"],
                                                    params["env"])
+        elif item.originalname == "test_a_runpod_only_studio_imports_no_torch_through_main":
+            key = "studio", "runpod-only"
+            files[key], runs[key] = _runpod_only_studio(tmp_path_factory.mktemp("start"))
+        elif item.originalname == "test_a_runpod_key_with_a_line_break_stops_the_studio_at_start_up":
+            key = "studio", "line-break-key"
+            files[key], runs[key] = _line_break_key_studio(tmp_path_factory.mktemp("start"))
     if any(kind == "lexicon" for kind, _ in runs):
         request.getfixturevalue("standin_hf_home")  # the stand-in weights, there before they start
     done = run_together(runs)
@@ -228,9 +230,7 @@ def test_a_lexicon_with_phonemes_the_model_lacks_stops_start_up(refused_starts, 
     assert str(lexicon) in line and "Zorg" in line and "'ʘ'" in line and "v1.0" in line, line
 
 
-@pytest.mark.slow
-def test_a_runpod_only_studio_imports_no_torch_through_main(tmp_path):
-    code = """
+_RUNPOD_ONLY_MAIN = """
 import sys
 import gradio as gr
 gr.Blocks.launch = lambda self, *a, **k: print("launched")
@@ -239,18 +239,30 @@ import ui.app as app
 app.main()
 print(sorted(m for m in ("torch", "kokoro", "misaki", "worker.model.engine") if m in sys.modules))
 """
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "KOKORO_BACKEND": "runpod",
+
+
+def _runpod_only_studio(cwd: Path) -> tuple:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(cwd), "KOKORO_BACKEND": "runpod",
            "RUNPOD_ENDPOINT_ID": "ep", "RUNPOD_API_KEY": "rpa_0123456789", "GRADIO_ANALYTICS_ENABLED": "False",
-           "KOKORO_VOTES_DB": str(tmp_path / "votes.sqlite3"), "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=180)
+           "KOKORO_VOTES_DB": str(cwd / "votes.sqlite3"), "PYTHONPATH": str(REPO)}
+    return None, ([sys.executable, "-c", _RUNPOD_ONLY_MAIN], env, cwd)
+
+
+def _line_break_key_studio(cwd: Path) -> tuple:
+    return None, ([sys.executable, str(STUDIO)], worker_env(
+        KOKORO_BACKEND="runpod", RUNPOD_ENDPOINT_ID="ep", RUNPOD_API_KEY=f"{PLANTED_KEY}\n{PLANTED_KEY}",
+        KOKORO_VOTES_DB=str(cwd / "votes.sqlite3")), cwd)
+
+
+@pytest.mark.slow
+def test_a_runpod_only_studio_imports_no_torch_through_main(refused_starts):
+    _, done = refused_starts["studio", "runpod-only"]
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-2:] == ["launched", "[]"], done.stdout[-2000:]
 
 
 @pytest.mark.slow
-def test_a_runpod_key_with_a_line_break_stops_the_studio_at_start_up(tmp_path):
-    done = _start(STUDIO, tmp_path, KOKORO_BACKEND="runpod", RUNPOD_ENDPOINT_ID="ep",
-                  RUNPOD_API_KEY=f"{PLANTED_KEY}\n{PLANTED_KEY}", KOKORO_VOTES_DB=str(tmp_path / "votes.sqlite3"))
+def test_a_runpod_key_with_a_line_break_stops_the_studio_at_start_up(refused_starts):
+    _, done = refused_starts["studio", "line-break-key"]
     line = _one_line(done, "studio")
     assert "RUNPOD_API_KEY" in line and PLANTED_KEY[:6] not in done.stdout + done.stderr, line

@@ -53,3 +53,17 @@ def test_rows_run_under_the_callers_inference_mode_and_autocast():
     outside = pool.map(row, [0, 1])
     assert inside == [(True, torch.bfloat16)] * 2
     assert outside == [(False, torch.float32)] * 2
+
+
+def test_a_batch_decodes_its_rows_on_the_pool_in_turn_when_compiled_and_padded_on_a_gpu(engine, monkeypatch):
+    from worker.model import batching
+
+    kmodel = engine.model("v1.0")
+    rows = engine._decode_rows(kmodel)
+    assert rows.__self__ is engine._row_pool and rows.__name__ == "map"
+    assert engine._decode_rows(kmodel, wait=False).__name__ == "submit"  # the batcher's: futures
+    monkeypatch.setattr(kmodel, "decoder", torch.nn.Module())
+    kmodel.decoder._orig_mod = torch.nn.Identity()  # what torch.compile's wrapper holds
+    assert engine._decode_rows(kmodel) is batching.in_turn
+    monkeypatch.setattr(engine, "device", "cuda")
+    assert engine._decode_rows(kmodel) is None

@@ -25,7 +25,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 RowMap = Callable[[Callable[[int], Any], list[int], Callable[[int], int]], list]
 
 
-def _in_turn(fn, rows, size=None) -> list:
+def in_turn(fn, rows, size=None) -> list:
+    """A RowMap that runs the rows one after another in the calling thread."""
     return [fn(row) for row in rows]
 
 
@@ -118,13 +119,16 @@ def forward_batch(kmodel, phonemes: list[str], styles: torch.Tensor, speeds: lis
         return [(wave, pred_dur[b, :n].cpu()) for b, (wave, n) in enumerate(zip(waves, token_counts))] \
             if durations else waves
 
+    if decode_rows not in (None, in_turn):  # rows on other threads: the eager decoder (a compiled one
+        dec = getattr(dec, "_orig_mod", dec)  # fixed its kernels' thread count when compiled: erratic there)
+
     def alone(b: int):
         """Row b by kokoro's own decoder on its own frames (int8's decoder reads one row at a time)."""
         n = frames[b]
         wave = dec(asr[b:b + 1, :, :n], f0[b:b + 1, :2 * n], noise[b:b + 1, :2 * n], s_dec[b:b + 1]).squeeze().cpu()
         return (wave, pred_dur[b, :token_counts[b]].cpu()) if durations else wave
 
-    return (decode_rows or _in_turn)(alone, list(range(batch)), frames.__getitem__)
+    return (decode_rows or in_turn)(alone, list(range(batch)), frames.__getitem__)
 
 
 def _packed(lstm, x: torch.Tensor, lengths: list[int]) -> torch.Tensor:

@@ -151,18 +151,22 @@ class Engine(Weights):
         """The batcher's pass over concurrent jobs' chunks. On a CPU the decoders go to the row pool
         and the batcher moves on at once: the next batch's front end runs while the cores decode
         this one's rows, and each job gets its audio when its own row is done (futures)."""
-        pool = self._rows()
-        return self._speak_together(model, items, pool.submit if pool is not None else None)
+        return self._speak_together(model, items, self._decode_rows(self.model(model), wait=False))
 
-    def _rows(self) -> cores.RowPool | None:
-        """The row pool a batch's decoders run on: a CPU with several cores (worker/model/cores.py);
-        None on a GPU (or one core), where a padded pass is the way."""
-        if self.device != "cpu" or cores.cpu_cores() < 2:
+    def _decode_rows(self, kmodel, wait: bool = True) -> batching.RowMap | None:
+        """How a batch's decoders run (batching.forward_batch): None on a GPU, one padded pass. On a
+        CPU row by row, each alone on its own frames: a core each on the row pool (worker/model/cores.py;
+        `wait`: results, else futures), or in turn on every core where the decoder is compiled (its
+        kernels fixed their thread count when compiled: on one-thread workers they ran 0.3-1.2x,
+        erratic, and the eager decoder on the pool took 0.85x the compiled one's time in turn)."""
+        if self.device != "cpu":
             return None
+        if hasattr(kmodel.decoder, "_orig_mod") or cores.cpu_cores() < 2:
+            return batching.in_turn
         with self._row_pool_lock:  # the batcher's thread and an audition may ask at once
             if self._row_pool is None:
                 self._row_pool = cores.RowPool()
-        return self._row_pool
+        return self._row_pool.map if wait else self._row_pool.submit
 
     def _in_progress(self) -> contextlib.AbstractContextManager:
         """A job speaking chunks: batches wait for its next one (nothing without batching)."""
@@ -236,7 +240,7 @@ class Engine(Weights):
         chunks = list(self.plan(first))
         if not chunks:
             raise nothing_to_speak()
-        kmodel, pool = self.model(first.model), self._rows()
+        kmodel = self.model(first.model)
         pieces: list[list[SpokenChunk]] = [[] for _ in requests]
         for index, chunk in enumerate(chunks):
             if not chunk.phonemes:  # a pause at the end of the text: silence in every voice
@@ -249,7 +253,7 @@ class Engine(Weights):
                 styles = torch.cat([self._style(r, chunk) for r in group])
                 with torch.inference_mode(), fp.autocast(self.precision, self.device):
                     waves = batching.forward_many(kmodel, chunk.phonemes, styles, [self._speed(r, chunk) for r in group],
-                                                  durations=True, decode_rows=pool.map if pool else None)
+                                                  durations=True, decode_rows=self._decode_rows(kmodel))
                 for offset, (wave, frames) in enumerate(waves):
                     pieces[lo + offset].append(spoken(index, chunk, wave, group[offset].speed, note,
                                                       frames, kmodel.vocab))

@@ -26,7 +26,6 @@ import copy
 import functools
 import importlib.util
 import logging
-import os
 import threading
 import time
 import warnings
@@ -36,6 +35,7 @@ from pathlib import Path
 import torch
 
 from worker.core.errors import SettingsError
+from worker.model.cores import cpu_cores
 
 log = logging.getLogger("kokoro.precision")
 
@@ -194,6 +194,4 @@ def compile_in_background(kmodel: torch.nn.Module, device: str, precision: str, 
 
 def threads_per_job(concurrency: int, cores: int | None = None) -> int:
     """Each of `concurrency` simultaneous jobs gets an equal share of the cores (at least one)."""
-    if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, cores // max(1, concurrency))
+    return max(1, (cores or cpu_cores()) // max(1, concurrency))

@@ -5,7 +5,7 @@ the same per row, and four rows' activations no longer stay in cache), while one
 core leaves part of them idle (the decoder ran 1.6x faster on 2 threads than on 1, a 2-core VM). So a
 batch of concurrent jobs shares the cheap, small-matrix front end (one padded pass) and hands each
 row's decoder to its own core: the cores are all busy and no row waits on another's padding. A lone
-chunk never comes here: it keeps every core for itself.
+row while no other is being made runs in the caller's thread on every core (one job alone is not slowed).
 
 torch's intra-op thread count is per OS thread once that thread has run an op (OpenMP's own setting,
 taken from the process-wide value at the thread's first parallel region), so each worker here fixes
@@ -60,12 +60,11 @@ class RowPool:
             return [_done(fn, rows[0])]
         order = sorted(range(len(rows)), key=lambda i: -size(rows[i])) if size else range(len(rows))
         run = _as_caller(fn)
-        futures = {}
-        for i in order:
-            with self._lock:
-                self._in_flight += 1
-            futures[i] = self._pool.submit(run, rows[i])
-            futures[i].add_done_callback(self._finished)
+        with self._lock:
+            self._in_flight += len(rows)
+        futures = {i: self._pool.submit(run, rows[i]) for i in order}
+        for future in futures.values():
+            future.add_done_callback(self._finished)
         return [futures[i] for i in range(len(rows))]
 
     def map(self, fn: Callable[[T], R], rows: Sequence[T], size: Callable[[T], int] | None = None) -> list[R]:

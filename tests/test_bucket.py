@@ -5,7 +5,7 @@ import base64
 import io
 import json
 import sys
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 import pytest
 import requests
@@ -14,7 +14,7 @@ import srt
 
 from loopback.cloud import LoopbackCloud
 from tests.conftest import REPO, worker_env
-from tests.helpers_process import polling_worker, wait_until
+from tests.helpers_process import polling_worker, wait_for_worker, wait_until
 from tests.helpers_s3 import ACCESS_KEY, SECRET_KEY, download, seaweed
 from tests.standin import decode_as_noise
 from ui.backends import streamed
@@ -131,22 +131,50 @@ def direct_engine(engine, monkeypatch):
     return engine
 
 
+# The two worker processes of the tests below, each polling its own loopback cloud (endpoint):
+# the noise worker for the 10,000-character job, and the real worker with a 0.02 MB result limit.
+CLOUD_WORKERS = {
+    "bucket": ("test_a_10000_character_wav_job_through_the_cloud_returns_a_link_to_the_whole_audio",
+               [sys.executable, NOISE_HANDLER], {}, "noise-worker"),
+    "linked": ("test_the_studios_runpod_backend_plays_a_linked_result_in_the_format_chosen",
+               [sys.executable, str(REPO / "worker" / "handler.py")], {"KOKORO_MAX_RESULT_MB": "0.02"}, "worker"),
+}
+
+
+@pytest.fixture(scope="module")
+def cloud_workers(request, s3, standin_hf_home):
+    """{endpoint: (cloud, worker)} for the tests this run selected: the workers start together (each
+    start-up, an import and a model load, is mostly one core; one after the other they took two
+    start-ups' time), and the fixture returns once each polls its own cloud."""
+    selected = {item.originalname for item in request.session.items}
+    with ExitStack() as stack:
+        started = {}
+        for endpoint, (test, args, env, name) in CLOUD_WORKERS.items():
+            if test in selected:
+                cloud = stack.enter_context(LoopbackCloud(api_key="rp_bucket_test_key", endpoint_id=endpoint,
+                                                          poll_hold_s=0.5))
+                env = worker_env(KOKORO_MODELS="v1.0", **env, **s3)
+                started[endpoint] = cloud, stack.enter_context(
+                    contextmanager(polling_worker)(cloud, args, env, name, 180, wait=False))
+        for cloud, worker in started.values():
+            wait_for_worker(cloud, worker, 240)
+        yield started
+
+
 @pytest.mark.slow
-def test_a_10000_character_wav_job_through_the_cloud_returns_a_link_to_the_whole_audio(s3, standin_hf_home):
+def test_a_10000_character_wav_job_through_the_cloud_returns_a_link_to_the_whole_audio(cloud_workers):
     """The issue's case end to end: RunPod refuses 37 MB of JSON; with a bucket the job completes
     and its link downloads every second of the audio (decoder noise, the rest production). Packed
     into ~25 chunks of up to 510 phonemes rather than 223 sentences: the same 10,000 characters and
     ~43 MB of WAV, a quarter of the front-end passes."""
     text = ("The quick brown fox jumps over the lazy dog. " * 230)[:10_000]
-    with LoopbackCloud(api_key="rp_bucket_test_key", endpoint_id="bucket", poll_hold_s=0.5) as cloud:
-        env = worker_env(KOKORO_MODELS="v1.0", **s3)
-        with contextmanager(polling_worker)(cloud, [sys.executable, NOISE_HANDLER], env, "noise-worker", 180):
-            api = f"{cloud.url}/bucket"
-            headers = {"Authorization": "Bearer rp_bucket_test_key"}
-            job = requests.post(f"{api}/run", json={"input": {"text": text, "format": "wav", "split_sentences": False}},
-                                headers=headers).json()
-            done = wait_until(lambda: (s := requests.get(f"{api}/status/{job['id']}", headers=headers).json())[
-                "status"] in ("COMPLETED", "FAILED") and s, 600, "the 10,000-character job", interval_s=1.0)
+    cloud, _ = cloud_workers["bucket"]
+    api = f"{cloud.url}/bucket"
+    headers = {"Authorization": "Bearer rp_bucket_test_key"}
+    job = requests.post(f"{api}/run", json={"input": {"text": text, "format": "wav", "split_sentences": False}},
+                        headers=headers).json()
+    done = wait_until(lambda: (s := requests.get(f"{api}/status/{job['id']}", headers=headers).json())[
+        "status"] in ("COMPLETED", "FAILED") and s, 600, "the 10,000-character job", interval_s=1.0)
     assert done["status"] == "COMPLETED", done
     out = done["output"]
     data = download(out["audio_url"])
@@ -155,23 +183,21 @@ def test_a_10000_character_wav_job_through_the_cloud_returns_a_link_to_the_whole
 
 
 @pytest.mark.slow
-def test_the_studios_runpod_backend_plays_a_linked_result_in_the_format_chosen(s3, standin_hf_home, catalog):
+def test_the_studios_runpod_backend_plays_a_linked_result_in_the_format_chosen(cloud_workers, catalog):
     from ui.backends import RunPodBackend
     from ui.backends.base import Finished
     from ui.backends.runpod_client import RunPodClient
 
-    with LoopbackCloud(api_key="rp_bucket_test_key", endpoint_id="linked", poll_hold_s=0.5) as cloud:
-        env = worker_env(KOKORO_MODELS="v1.0", KOKORO_MAX_RESULT_MB="0.02", **s3)
-        with contextmanager(polling_worker)(cloud, [sys.executable, str(REPO / "worker" / "handler.py")], env,
-                                            "worker", 180):
-            def client() -> RunPodClient:
-                return RunPodClient("linked", "rp_bucket_test_key", api_base=cloud.url, timeout_s=120.0,
-                                    poll_interval_s=0.2)
+    cloud, _ = cloud_workers["linked"]
 
-            events = list(RunPodBackend(client, catalog, stream=True).run(
-                {"text": TEXT, "voice": "af_heart", "format": "flac"}, lambda: False))
-            job = cloud.job(cloud.jobs()[-1]["id"])
-            sent, output = job["input"], job["output"]
+    def client() -> RunPodClient:
+        return RunPodClient("linked", "rp_bucket_test_key", api_base=cloud.url, timeout_s=120.0,
+                            poll_interval_s=0.2)
+
+    events = list(RunPodBackend(client, catalog, stream=True).run(
+        {"text": TEXT, "voice": "af_heart", "format": "flac"}, lambda: False))
+    job = cloud.job(cloud.jobs()[-1]["id"])
+    sent, output = job["input"], job["output"]
     done = events[-1]
     assert isinstance(done, Finished) and done.format == "flac" and sent["format"] == "flac"
     assert "audio_url" in output and "audio_base64" not in output  # 0.02 MB: it went by the bucket

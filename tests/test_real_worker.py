@@ -4,8 +4,10 @@ Real Kokoro v1.0 weights with the five real Japanese voices (af_heart is a copy 
 the default voice is real too). Figures measured on a 2-core machine are beside each limit.
 """
 
+import contextlib
 import json
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -36,21 +38,49 @@ def _real_env(real_hf_home, **extra: str) -> dict[str, str]:
     return worker_env(HF_HOME=str(real_hf_home), KOKORO_MODELS="v1.0", **extra)
 
 
-def test_test_input_speaks_the_words(real_hf_home, recogniser, tmp_path):
-    record = tmp_path / "output.json"
-    payload = {"text": EN_SHORT, "voice": "jf_alpha", "language": "en-us"}
-    done = run_test_input(payload, tmp_path, _real_env(real_hf_home, KOKORO_TEST_RECORD=str(record)),
-                          script=RECORDER)
+@pytest.fixture(scope="module")
+def worker_processes(request, real_hf_home, tmp_path_factory):
+    """The two worker processes of the tests below, started together: the one-job `--test_input`
+    run (in a thread: it is awaited, its output recorded) and the SDK's local API (warm-up
+    included). Each start-up is mostly an import and a load of the real weights on one core; one
+    after the other they took two. Yields {"test_input": (CompletedProcess, record), "local_api":
+    url} for the tests this run selected."""
+    selected = {item.originalname for item in request.session.items}
+    out, thread = {}, None
+    if "test_test_input_speaks_the_words" in selected:
+        folder = tmp_path_factory.mktemp("test-input")
+        record = folder / "output.json"
+        payload = {"text": EN_SHORT, "voice": "jf_alpha", "language": "en-us"}
+        env = _real_env(real_hf_home, KOKORO_TEST_RECORD=str(record))
+
+        def run() -> None:
+            out["test_input"] = run_test_input(payload, folder, env, script=RECORDER), record
+
+        thread = threading.Thread(target=run, name="test-input")
+        thread.start()
+    with contextlib.ExitStack() as stack:
+        try:
+            if "test_local_api_speaks_japanese_and_english" in selected:
+                out["local_api"] = stack.enter_context(
+                    local_api(tmp_path_factory.mktemp("local-api"), _real_env(real_hf_home), warm_text="こんにちは"))
+        finally:
+            if thread is not None:
+                thread.join()
+        yield out
+
+
+def test_test_input_speaks_the_words(worker_processes, recogniser):
+    done, record = worker_processes["test_input"]
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "completed successfully" in done.stdout + done.stderr
     audio, _ = decode(json.loads(record.read_text()))
     assert_heard(recogniser, audio, EN_SHORT, "en")  # measured WER 0.0
 
 
-def test_local_api_speaks_japanese_and_english(real_hf_home, recogniser, tmp_path):
-    with local_api(tmp_path, _real_env(real_hf_home), warm_text="こんにちは") as url:
-        ja = runsync(url, {"text": JA_SHORT, "voice": "jf_nezumi", "language": "ja"})
-        en = runsync(url, {"text": EN_SHORT, "voice": "jm_kumo", "language": "en-us", "format": "mp3"})
+def test_local_api_speaks_japanese_and_english(worker_processes, recogniser):
+    url = worker_processes["local_api"]
+    ja = runsync(url, {"text": JA_SHORT, "voice": "jf_nezumi", "language": "ja"})
+    en = runsync(url, {"text": EN_SHORT, "voice": "jm_kumo", "language": "en-us", "format": "mp3"})
     assert ja["status"] == en["status"] == "COMPLETED"
     assert_heard(recogniser, decode(ja["output"])[0], JA_SHORT, "ja")  # measured CER 0.0
     assert_heard(recogniser, decode(en["output"])[0], EN_SHORT, "en")  # measured WER 0.0

@@ -10,9 +10,10 @@ requests are), these ways to run them:
   at once         the jobs in threads, each with its share of the cores (KOKORO_CONCURRENCY=N)
   batched         the jobs in threads, their chunks in shared passes (KOKORO_BATCH_JOBS=on; on a
                   CPU the decoders of a pass run a core each, worker/model/cores.py)
-  compiled        one at a time with the decoder compiled, where KOKORO_COMPILE=auto compiles
-                  (bf16 on a CPU): the default a batched engine gives up
-The first three run the same eager model, so their ratio is batching's alone. Prints seconds of
+  compiled        where KOKORO_COMPILE=auto compiles (bf16 on a CPU): one at a time, and batched
+                  (on a CPU the rows' decoders then compiled for one thread each)
+The first three run the same eager model, so their ratio is batching's alone; the last two share
+the compiled model, so theirs is batching's against the fastest way to run jobs in turn. Prints seconds of
 audio made per second of wall time, with the CPU's flags (or the GPU's name). Median of the rounds.
 Not part of CI: timings flake on shared machines.
 """
@@ -85,29 +86,36 @@ def main() -> None:
     plain = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="off", compile="off")
     batched = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="on", compile="off")
     batched._models = plain._models  # one copy of the weights: the same model either way
-    compiled = None
+    compiled = compiled_batched = None
     if fp.compile_pays(plain.precision, plain.device):
-        compiled = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="off", compile="on")
+        compiled_batched = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="on",
+                                  compile="on")
+        compiled = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="off", compile="off")
+        compiled._models = compiled_batched._models  # its compiled decoders, loaded (and compiled) on first use
     threads = torch.get_num_threads()
-    for engine in (plain, batched, compiled):
+    for engine in (plain, batched, compiled_batched, compiled):
         if engine is not None:
             _one_at_a_time(engine, _jobs(2, catalog))  # loads the voices, warms the kernels
 
     where = torch.cuda.get_device_name() if plain.device.startswith("cuda") else cpu_line()
     print(f"{where}; device {plain.device}, precision {plain.precision}, torch threads {threads}, "
           f"{'real' if args.real else 'stand-in'} weights, median of {args.rounds} rounds\n")
-    print("| jobs | audio s | one at a time, audio s/s | at once, audio s/s | batched, audio s/s "
-          "| batched ÷ one at a time | largest batch | compiled, one at a time, audio s/s |")
-    print("|------|---------|--------------------------|--------------------|--------------------"
-          "|-------------------------|---------------|------------------------------------|")
+    print("Audio seconds made per second. Eager: one at a time | at once | batched | batched ÷ one at a "
+          "time; compiled: one at a time | batched | batched ÷ one at a time.\n")
+    print("| jobs | audio s | one at a time | at once | batched | ÷ | largest batch "
+          "| compiled, one at a time | compiled, batched | ÷ |")
+    print("|------|---------|---------------|---------|---------|---|---------------"
+          "|-------------------------|-------------------|---|")
     for n in (int(x) for x in args.levels.split(",")):
         requests = _jobs(n, catalog)
-        rates: dict[str, list[float]] = {"seq": [], "at_once": [], "batched": [], "compiled": []}
+        rates: dict[str, list[float]] = {"seq": [], "at_once": [], "batched": [], "compiled": [],
+                                         "compiled_batched": []}
         ways = [("seq", lambda: _one_at_a_time(plain, requests)),
                 ("at_once", lambda: _in_threads(plain, requests)),
                 ("batched", lambda: _in_threads(batched, requests))]
         if compiled is not None:
-            ways.append(("compiled", lambda: _one_at_a_time(compiled, requests)))
+            ways += [("compiled", lambda: _one_at_a_time(compiled, requests)),
+                     ("compiled_batched", lambda: _in_threads(compiled_batched, requests))]
         audio, largest = 0.0, 0
         for _ in range(args.rounds):  # interleaved: a slow moment of the machine hits every way
             for way, run in ways:
@@ -120,8 +128,9 @@ def main() -> None:
                     largest = max(batched.batcher.sizes, default=0)
         torch.set_num_threads(threads)
         med = {way: statistics.median(r) if r else float("nan") for way, r in rates.items()}
-        print(f"| {n:4} | {audio:7.1f} | {med['seq']:24.2f} | {med['at_once']:18.2f} | {med['batched']:18.2f} "
-              f"| {med['batched'] / med['seq']:23.2f} | {largest:13} | {med['compiled']:34.2f} |", flush=True)
+        print(f"| {n:4} | {audio:7.1f} | {med['seq']:13.2f} | {med['at_once']:7.2f} | {med['batched']:7.2f} "
+              f"| {med['batched'] / med['seq']:.2f} | {largest:13} | {med['compiled']:23.2f} "
+              f"| {med['compiled_batched']:17.2f} | {med['compiled_batched'] / med['compiled']:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,13 @@ def _compiled(decoder: torch.nn.Module) -> bool:
 
 @pytest.mark.parametrize("precision, device, batch_jobs, expected", [
     ("bf16", "cpu", "off", "background"), ("fp32", "cpu", "off", "off"), ("int8", "cpu", "off", "off"),
-    ("bf16", "cpu", "on", "off"),  # batching: every new batch size would compile again
+    ("bf16", "cpu", "on", "background"),  # a batch's rows are decoded one by one: no batch-size shapes
 ])
 def test_auto_compiles_only_where_it_pays(catalog, monkeypatch, precision, device, batch_jobs, expected):
     monkeypatch.setattr(fp, "resolve", lambda setting, device, flags=None, onnx=None: precision)
     engine = Engine(catalog, device=device, compile="auto", batch_jobs=batch_jobs)
     assert engine.compile == expected
+    assert engine.compile_rows == (batch_jobs == "on")  # the row pool's one-thread decoder too
     assert not fp.compile_pays("bf16", "cuda") and fp.compile_pays("bf16", "cpu")
 
 

@@ -6,7 +6,9 @@ import threading
 
 import torch
 
+from worker.model import cores
 from worker.model.cores import RowPool
+from worker.service.request import parse_request
 
 
 def test_rows_run_at_once_each_on_one_torch_thread_and_come_back_in_order():
@@ -55,15 +57,79 @@ def test_rows_run_under_the_callers_inference_mode_and_autocast():
     assert outside == [(False, torch.float32)] * 2
 
 
-def test_a_batch_decodes_its_rows_on_the_pool_in_turn_when_compiled_and_padded_on_a_gpu(engine, monkeypatch):
+def test_a_batch_decodes_its_rows_on_the_pool_in_turn_on_one_core_and_padded_on_a_gpu(engine, monkeypatch):
     from worker.model import batching
 
     kmodel = engine.model("v1.0")
     rows = engine._decode_rows(kmodel)
-    assert rows.__self__ is engine._row_pool and rows.__name__ == "map"
+    assert rows.__self__ is cores.shared() and rows.__name__ == "map"
     assert engine._decode_rows(kmodel, wait=False).__name__ == "submit"  # the batcher's: futures
-    monkeypatch.setattr(kmodel, "decoder", torch.nn.Module())
-    kmodel.decoder._orig_mod = torch.nn.Identity()  # what torch.compile's wrapper holds
+    monkeypatch.setattr(cores, "cpu_cores", lambda: 1)
     assert engine._decode_rows(kmodel) is batching.in_turn
     monkeypatch.setattr(engine, "device", "cuda")
     assert engine._decode_rows(kmodel) is None
+
+
+def test_rows_on_the_workers_run_their_own_decoder_and_a_lone_row_the_callers(engine, monkeypatch):
+    """A compiled decoder's kernels keep the thread count they were compiled for: the workers must
+    run the one compiled for one thread (kmodel.row_decoder), the caller with every core the other."""
+    from worker.model import batching
+
+    kmodel, seen = engine.model("v1.0"), []
+    eager = kmodel.decoder
+
+    class Recorder(torch.nn.Module):  # kmodel.decoder must stay a module
+        def __init__(self, name):
+            super().__init__()
+            self.name = name
+
+        def forward(self, *a):
+            seen.append((self.name, cores.on_worker()))
+            return eager(*a)
+
+    def recorder(name):
+        return Recorder(name)
+
+    monkeypatch.setattr(kmodel, "decoder", recorder("every core"), raising=False)
+    monkeypatch.setattr(kmodel, "row_decoder", recorder("one thread"), raising=False)
+    pack = engine.voice_pack(parse_request({"text": "x", "voice": "af_heart"}, engine.catalog))
+    texts = ["hˈɛlO", "ðə kwˈɪk bɹˈWn fˈɑks."]
+    styles = torch.cat([pack[len(p) - 1] for p in texts])
+    with torch.inference_mode():
+        batching.forward_batch(kmodel, texts, styles, [1.0, 1.0], decode_rows=cores.shared().map)
+        assert sorted(seen) == [("one thread", True)] * 2
+        seen.clear()
+        batching.forward_batch(kmodel, texts[:1], styles[:1], [1.0], decode_rows=cores.shared().map)
+        assert seen == [("every core", False)]  # nothing else in flight: the caller's thread, every core
+
+
+def test_the_rows_decoder_is_compiled_for_one_thread_on_a_worker_and_stays_eager_if_that_fails(engine, monkeypatch):
+    from worker.model import precision
+
+    kmodel = engine.model("v1.0")
+    eager, compiled = kmodel.decoder, []
+
+    def fake_compile(module, **kwargs):  # what torch.compile is asked for, and where its trial runs
+        def run(*a):
+            compiled.append((kwargs, cores.on_worker()))
+            return eager(*a)
+        return run
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    style = engine.voice_pack(parse_request({"text": "x", "voice": "af_heart"}, engine.catalog))[4]
+    assert not hasattr(kmodel, "row_decoder")
+    try:
+        assert precision.compile_rows(kmodel, eager, "cpu", "fp32", style)
+        assert compiled and all(c == ({"dynamic": True, "options": {"cpp.threads": 1}}, True) for c in compiled)
+        assert kmodel.row_decoder is not eager
+    finally:
+        del kmodel.row_decoder  # the session's engine keeps its eager rows
+
+    def failing(module, **kwargs):
+        def run(*a):
+            raise RuntimeError("no C++ compiler")
+        return run
+
+    monkeypatch.setattr(torch, "compile", failing)
+    assert not precision.compile_rows(kmodel, eager, "cpu", "fp32", style)
+    assert not hasattr(kmodel, "row_decoder")  # the workers run the eager decoder

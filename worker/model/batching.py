@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from worker.model import cores
+
 # (fn, rows, size of a row) -> [fn(row) for row in rows] (or their futures), however the rows are spread
 RowMap = Callable[[Callable[[int], Any], list[int], Callable[[int], int]], list]
 
@@ -119,13 +121,19 @@ def forward_batch(kmodel, phonemes: list[str], styles: torch.Tensor, speeds: lis
         return [(wave, pred_dur[b, :n].cpu()) for b, (wave, n) in enumerate(zip(waves, token_counts))] \
             if durations else waves
 
-    if decode_rows not in (None, in_turn):  # rows on other threads: the eager decoder (a compiled one
-        dec = getattr(dec, "_orig_mod", dec)  # fixed its kernels' thread count when compiled: erratic there)
+    # A compiled decoder's kernels keep the thread count they were compiled for: the row pool's
+    # one-thread workers run the one compiled for them, else the eager one (worker/model/cores.py).
+    on_workers = getattr(kmodel, "row_decoder", None)
+    if on_workers is None:
+        on_workers = getattr(dec, "_orig_mod", dec)
 
     def alone(b: int):
         """Row b by kokoro's own decoder on its own frames (int8's decoder reads one row at a time)."""
-        n = frames[b]
-        wave = dec(asr[b:b + 1, :, :n], f0[b:b + 1, :2 * n], noise[b:b + 1, :2 * n], s_dec[b:b + 1]).squeeze().cpu()
+        n, run = frames[b], on_workers if cores.on_worker() else dec
+        row = (asr[b:b + 1, :, :n], f0[b:b + 1, :2 * n], noise[b:b + 1, :2 * n], s_dec[b:b + 1])
+        # Fresh contiguous tensors: a compiled decoder's guards then see one layout for every row (a
+        # view's strides and offset differ per row, and each difference compiled anew).
+        wave = run(*(x.clone(memory_format=torch.contiguous_format) for x in row)).squeeze().cpu()
         return (wave, pred_dur[b, :token_counts[b]].cpu()) if durations else wave
 
     return (decode_rows or in_turn)(alone, list(range(batch)), frames.__getitem__)

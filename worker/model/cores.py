@@ -9,7 +9,9 @@ row while no other is being made runs in the caller's thread on every core (one 
 
 torch's intra-op thread count is per OS thread once that thread has run an op (OpenMP's own setting,
 taken from the process-wide value at the thread's first parallel region), so each worker here fixes
-its own to one at start-up and the caller's count is restored afterwards.
+its own to one at start-up and the caller's count is restored afterwards. A compiled decoder's fused
+kernels fix theirs when compiled instead (inductor writes it into them): a worker runs one compiled
+for one thread (`on_worker` tells a row which it is on; worker/model/precision.py compiles both).
 """
 
 from __future__ import annotations
@@ -31,9 +33,32 @@ def cpu_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+_local = threading.local()
+
+
+def on_worker() -> bool:
+    """Whether this thread is a RowPool worker (one torch thread), not a caller with every core."""
+    return getattr(_local, "worker", False)
+
+
 def _one_thread() -> None:
+    _local.worker = True
     torch.set_num_threads(1)
     torch.get_num_threads()  # runs torch's per-thread set-up now, while the process-wide value is 1
+
+
+_shared: RowPool | None = None
+_shared_lock = threading.Lock()
+
+
+def shared() -> RowPool:
+    """The process's pool, made on first use: one worker per core serves every engine and caller
+    (pools of their own would only fight over the same cores)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = RowPool()
+        return _shared
 
 
 class RowPool:
@@ -70,6 +95,11 @@ class RowPool:
     def map(self, fn: Callable[[T], R], rows: Sequence[T], size: Callable[[T], int] | None = None) -> list[R]:
         """fn(row) for each row, in the rows' order (as `submit`, waited for)."""
         return [future.result() for future in self.submit(fn, rows, size)]
+
+    def on_a_worker(self, fn: Callable[[], R]) -> R:
+        """fn() on one of the workers (one torch thread), under the caller's autocast: e.g. a
+        compile's trial run, whose kernels then suit the workers."""
+        return self._pool.submit(_as_caller(lambda _: fn()), None).result()
 
     def _finished(self, _: Future) -> None:
         with self._lock:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -64,11 +63,9 @@ class Engine(Weights):
         # KOKORO_BATCH_JOBS: concurrent jobs' chunks share forward passes (worker/model/batcher.py)
         batches = batcher.wanted(batch_jobs or settings.batch_jobs(), self.device)
         self.batcher = batcher.Batcher(self._speak_batch, limit=BATCH_MAX) if batches else None
-        self._row_pool: cores.RowPool | None = None
-        self._row_pool_lock = threading.Lock()
-        if self.compile == "auto":  # where it pays, without delaying start-up; not with batching, whose
-            # every new batch size would compile again
-            self.compile = "background" if fp.compile_pays(self.precision, self.device) and not batches else "off"
+        if self.compile == "auto":  # where it pays, without delaying start-up
+            self.compile = "background" if fp.compile_pays(self.precision, self.device) else "off"
+        self.compile_rows = batches  # a batch's decoders on the row pool (a CPU's): compiled for it too
 
     def phonemizer(self, request: SynthesisRequest) -> g2p.G2P:
         """The request's G2P, fed text reshaped so nothing is cut (normalize.for_g2p); a G2P
@@ -156,17 +153,13 @@ class Engine(Weights):
     def _decode_rows(self, kmodel, wait: bool = True) -> batching.RowMap | None:
         """How a batch's decoders run (batching.forward_batch): None on a GPU, one padded pass. On a
         CPU row by row, each alone on its own frames: a core each on the row pool (worker/model/cores.py;
-        `wait`: results, else futures), or in turn on every core where the decoder is compiled (its
-        kernels fixed their thread count when compiled: on one-thread workers they ran 0.3-1.2x,
-        erratic, and the eager decoder on the pool took 0.85x the compiled one's time in turn)."""
+        `wait`: results, else futures), or in turn on a single core."""
         if self.device != "cpu":
             return None
-        if hasattr(kmodel.decoder, "_orig_mod") or cores.cpu_cores() < 2:
+        if cores.cpu_cores() < 2:
             return batching.in_turn
-        with self._row_pool_lock:  # the batcher's thread and an audition may ask at once
-            if self._row_pool is None:
-                self._row_pool = cores.RowPool()
-        return self._row_pool.map if wait else self._row_pool.submit
+        pool = cores.shared()
+        return pool.map if wait else pool.submit
 
     def _in_progress(self) -> contextlib.AbstractContextManager:
         """A job speaking chunks: batches wait for its next one (nothing without batching)."""

@@ -14,7 +14,7 @@ import srt
 
 from loopback.cloud import LoopbackCloud
 from tests.conftest import REPO, worker_env
-from tests.helpers_process import polling_worker, wait_for_worker, wait_until
+from tests.helpers_process import polling_worker, terminate_together, wait_for_worker, wait_until
 from tests.helpers_s3 import ACCESS_KEY, SECRET_KEY, download, seaweed
 from tests.standin import decode_as_noise
 from ui.backends import streamed
@@ -159,6 +159,7 @@ def cloud_workers(request, s3, standin_hf_home):
         for cloud, worker in started.values():
             wait_for_worker(cloud, worker, 240)
         yield started
+        terminate_together(worker for _, worker in started.values())
 
 
 @pytest.mark.slow

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from loopback.cloud import LoopbackCloud
-from tests.helpers_process import wait_for_worker
+from tests.helpers_process import terminate_together, wait_for_worker
 from tests.ui_helpers import running_worker, sound_info, wait_until
 from worker.core.errors import SettingsError
 from worker.core.settings import concurrency as concurrency_from_env
@@ -60,6 +60,7 @@ def workers(request, standin_hf_home):
         for cloud, worker in started.values():
             wait_for_worker(cloud, worker, 240)
         yield started
+        terminate_together(worker for _, worker in started.values())
 
 
 @pytest.mark.slow

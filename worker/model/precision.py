@@ -20,9 +20,9 @@
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import copy
+import ctypes
 import functools
 import importlib.util
 import logging
@@ -199,8 +199,13 @@ def compile_rows(kmodel: torch.nn.Module, eager: torch.nn.Module, device: str, p
         return False
     # Other options make another backend, so dynamo compiles anew rather than reuse the first one's code.
     row = torch.compile(eager, dynamic=True, options={"cpp.threads": 1})
+
+    def trial() -> None:
+        with _stoppable():  # this worker is compiling now: an ending process stops it too
+            _trial(kmodel, device, precision, style, batch=True, row_decoder=row)
+
     try:
-        cores.shared().on_a_worker(lambda: _trial(kmodel, device, precision, style, batch=True, row_decoder=row))
+        cores.shared().on_a_worker(trial)
     except Exception:  # noqa: BLE001 (as in compile_decoder: the rows stay eager)
         log.info("The rows' decoder stays eager: torch.compile failed", exc_info=log.isEnabledFor(logging.DEBUG))
         return False
@@ -214,19 +219,58 @@ def compile_in_background(kmodel: torch.nn.Module, device: str, precision: str, 
     moment the compile is done, so a start-up (the studio's, the worker's) does not wait for it."""
     def run() -> None:
         started, eager = time.perf_counter(), kmodel.decoder
-        if compile_decoder(kmodel, device, precision, style):
-            log.info("Kokoro %s: the compiled decoder took over after %.0f s (KOKORO_COMPILE)", name,
-                     time.perf_counter() - started)
-            if rows and compile_rows(kmodel, eager, device, precision, style):
-                log.info("Kokoro %s: the batches' one-thread compiled decoder took over after %.0f s", name,
+        try:
+            with _stoppable():
+                if not compile_decoder(kmodel, device, precision, style):
+                    return
+                log.info("Kokoro %s: the compiled decoder took over after %.0f s (KOKORO_COMPILE)", name,
                          time.perf_counter() - started)
+                if rows and compile_rows(kmodel, eager, device, precision, style):
+                    log.info("Kokoro %s: the batches' one-thread compiled decoder took over after %.0f s", name,
+                             time.perf_counter() - started)
+        except _Stopped:
+            log.info("Kokoro %s: the compile was stopped: the process is ending", name)
 
     thread = threading.Thread(target=run, name=f"kokoro-compile-{name}", daemon=True)
     thread.start()
-    # A process that ends mid-compile (a one-job `--test_input` run) aborted in C++ ("terminate called
-    # without an active exception", exit 134): it waits for the compile to finish instead.
-    atexit.register(thread.join)
+    # A process that ended mid-compile (a one-job `--test_input` run) aborted in C++ ("terminate called
+    # without an active exception", exit 134), and waiting for the compile cost it 30-120 s. So the
+    # compile is stopped first thing at exit (threading's exit hooks run before it joins threads and
+    # before the executors' hooks wait for their workers) and the process ends once it has unwound.
+    if not _threads:
+        threading._register_atexit(_stop_compiles)  # noqa: SLF001 (what concurrent.futures uses for this)
+    _threads.append(thread)
     return thread
+
+
+class _Stopped(BaseException):
+    """Raised in a compiling thread at exit (a BaseException: no `except Exception` keeps compiling)."""
+
+
+_compiling: set[int] = set()  # threads inside a compile now
+_threads: list[threading.Thread] = []
+_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _stoppable() -> Iterator[None]:
+    with _lock:
+        _compiling.add(threading.get_ident())
+    try:
+        yield
+    finally:
+        with _lock:
+            _compiling.discard(threading.get_ident())
+
+
+def _stop_compiles() -> None:
+    """At exit: every thread inside a compile gets _Stopped at its next Python step (torch.compile is
+    Python between its C++ calls), then the compile threads are awaited."""
+    with _lock:
+        for ident in _compiling:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(_Stopped))
+    for thread in _threads:
+        thread.join(timeout=120)
 
 
 def threads_per_job(concurrency: int, cores: int | None = None) -> int:

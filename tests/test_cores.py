@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import torch
 
 from worker.model import cores
@@ -119,7 +120,7 @@ def test_the_rows_decoder_is_compiled_for_one_thread_on_a_worker_and_stays_eager
     style = engine.voice_pack(parse_request({"text": "x", "voice": "af_heart"}, engine.catalog))[4]
     assert not hasattr(kmodel, "row_decoder")
     try:
-        assert precision.compile_rows(kmodel, eager, "cpu", "fp32", style)
+        assert precision.compile_rows(kmodel, "cpu", "fp32", style)
         assert compiled and all(c == ({"dynamic": True, "options": {"cpp.threads": 1}}, True) for c in compiled)
         assert kmodel.row_decoder is not eager
     finally:
@@ -131,5 +132,35 @@ def test_the_rows_decoder_is_compiled_for_one_thread_on_a_worker_and_stays_eager
         return run
 
     monkeypatch.setattr(torch, "compile", failing)
-    assert not precision.compile_rows(kmodel, eager, "cpu", "fp32", style)
+    assert not precision.compile_rows(kmodel, "cpu", "fp32", style)
     assert not hasattr(kmodel, "row_decoder")  # the workers run the eager decoder
+
+
+@pytest.mark.parametrize("background", [True, False], ids=["background", "at-load"])
+def test_a_batching_engines_compile_tries_every_path_its_decoders_will_run(engine, monkeypatch, background):
+    """A compiled decoder meeting inputs its trials did not show it compiles again, in a job: the
+    every-core one must have seen kokoro's own forward and a batch's lone row, the workers' one a
+    batch's row on a worker."""
+    from worker.model import precision
+
+    kmodel, trials = engine.model("v1.0"), []
+    eager = kmodel.decoder
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: module)
+    monkeypatch.setattr(precision, "_trial", lambda kmodel, device, prec, style, batch=False, **swap: trials.append(
+        (batch, *swap, cores.on_worker())))
+    style = engine.voice_pack(parse_request({"text": "x", "voice": "af_heart"}, engine.catalog))[4]
+    try:
+        if background:
+            precision.compile_in_background(kmodel, "cpu", "fp32", style, "v1.0", rows=True).join()
+        else:
+            monkeypatch.setattr(engine, "compile", "on")
+            monkeypatch.setattr(engine, "compile_rows", True)
+            monkeypatch.setattr(engine, "_first_pack", lambda name: [style] * 5)
+            engine._models.pop("v1.0")
+            engine.model("v1.0")
+        assert sorted(trials) == [(False, "decoder", False), (True, "decoder", False), (True, "row_decoder", True)]
+    finally:
+        engine._models["v1.0"] = kmodel
+        kmodel.decoder = eager
+        kmodel.__dict__.pop("row_decoder", None)
+        kmodel._modules.pop("row_decoder", None)

@@ -171,11 +171,11 @@ def compile_decoder(kmodel: torch.nn.Module, device: str, precision: str, style:
     not compiled). Measured on a 2-core avx512_bf16 VM: the decoder 0.69x its eager time in bf16;
     inductor's freezing was slower (0.8x). The first compile takes 1-2 minutes; inductor caches it on
     disk (its default folder, /tmp/torchinductor_<user>), and a cached one takes ~30 s.
-    rows: the row pool's decoder too (compile_rows), once this one is in."""
+    rows: for an engine that batches jobs, whose lone rows run this decoder by the batch's path
+    (its trial too); compile_rows then makes the workers' one."""
     # inductor's note that it leaves the STFT's complex ops to eager: for its developers, not our logs
     warnings.filterwarnings("ignore", "Torchinductor does not support code generation for complex", UserWarning)
-    eager = kmodel.decoder
-    compiled = torch.compile(eager, dynamic=True)
+    compiled = torch.compile(kmodel.decoder, dynamic=True)
     try:
         _trial(kmodel, device, precision, style, decoder=compiled)
         if rows:  # a batch's lone row runs it too, in the batcher's thread
@@ -184,19 +184,17 @@ def compile_decoder(kmodel: torch.nn.Module, device: str, precision: str, style:
         log.info("The decoder stays eager: torch.compile failed here", exc_info=log.isEnabledFor(logging.DEBUG))
         return False
     kmodel.decoder = compiled
-    if rows:
-        compile_rows(kmodel, eager, device, precision, style)
     return True
 
 
-def compile_rows(kmodel: torch.nn.Module, eager: torch.nn.Module, device: str, precision: str,
-                 style: torch.Tensor) -> bool:
+def compile_rows(kmodel: torch.nn.Module, device: str, precision: str, style: torch.Tensor) -> bool:
     """The decoder compiled for the row pool's one-thread workers (worker/model/cores.py), as
     `kmodel.row_decoder`: inductor writes the thread count into its kernels, and kernels compiled for
     every core, run on every core at once, oversubscribed them (0.3-1.2x eager, erratic); compiled for
     one thread, on those workers, they took 0.77x the eager decoder's time (2-core avx512_bf16 VM)."""
     if device != "cpu" or cpu_cores() < 2:
         return False
+    eager = getattr(kmodel.decoder, "_orig_mod", kmodel.decoder)
     # Other options make another backend, so dynamo compiles anew rather than reuse the first one's code.
     row = torch.compile(eager, dynamic=True, options={"cpp.threads": 1})
 
@@ -218,14 +216,14 @@ def compile_in_background(kmodel: torch.nn.Module, device: str, precision: str, 
     """compile_decoder on a daemon thread: the model serves eager at once and compiled from the
     moment the compile is done, so a start-up (the studio's, the worker's) does not wait for it."""
     def run() -> None:
-        started, eager = time.perf_counter(), kmodel.decoder
+        started = time.perf_counter()
         try:
             with _stoppable():
-                if not compile_decoder(kmodel, device, precision, style):
+                if not compile_decoder(kmodel, device, precision, style, rows):
                     return
                 log.info("Kokoro %s: the compiled decoder took over after %.0f s (KOKORO_COMPILE)", name,
                          time.perf_counter() - started)
-                if rows and compile_rows(kmodel, eager, device, precision, style):
+                if rows and compile_rows(kmodel, device, precision, style):
                     log.info("Kokoro %s: the batches' one-thread compiled decoder took over after %.0f s", name,
                              time.perf_counter() - started)
         except _Stopped:

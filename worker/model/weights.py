@@ -118,8 +118,10 @@ class Weights:
                                                   hub.beside_cache("kokoro-int8", self.cache_dir))
                 compiled = ""
                 if self.compile == "on" and self.precision != "int8":
-                    ok = fp.compile_decoder(kmodel, self.device, self.precision, self._first_pack(name)[4],
-                                            self.compile_rows)
+                    style = self._first_pack(name)[4]
+                    ok = fp.compile_decoder(kmodel, self.device, self.precision, style, self.compile_rows)
+                    if ok and self.compile_rows:
+                        fp.compile_rows(kmodel, self.device, self.precision, style)
                     compiled = ", compiled" if ok else ", not compiled"
                 elif self.compile == "background":
                     self._compiling[name] = fp.compile_in_background(

@@ -184,7 +184,11 @@ def build(auditioner: Auditioner, desk: ABDesk, catalog: Catalog, language: str,
                     grade = f" · grade {voice.grade}" if voice and voice.grade else ""
                     gr.Audio(item["path"], label=f"{item['voice']}{grade}", type="filepath", interactive=False,
                              buttons=["download"], key=f"clip-{item['voice']}")
-                    star = gr.Button(listed.desk.star_label(item["voice"], starred_ids), size="sm")
+                    # Keyed: the last render (the "Done" status) lands just after a player's first,
+                    # and a click on the replaced, unkeyed button was lost (seen in a fresh-clone run).
+                    # Nothing preserved: the label follows the shortlist on every render.
+                    star = gr.Button(listed.desk.star_label(item["voice"], starred_ids), size="sm",
+                                     key=f"star-{item['voice']}", preserved_by_key=None)
                     star.click(lambda picked, vid=item["voice"]: listed.desk.toggle(vid, picked),
                                listed.refreshed[1], listed.refreshed, api_visibility="private")
                     with gr.Row():

@@ -65,7 +65,9 @@ class Engine(Weights):
         self.batcher = batcher.Batcher(self._speak_batch, limit=BATCH_MAX) if batches else None
         if self.compile == "auto":  # where it pays, without delaying start-up
             self.compile = "background" if fp.compile_pays(self.precision, self.device) else "off"
-        self.compile_rows = batches  # a batch's decoders on the row pool (a CPU's): compiled for it too
+        # a batch's rows decode alone on a CPU (the row pool, a lone row in the batcher's thread): their
+        # compiles are tried that way (a GPU decodes the padded batch)
+        self.compile_rows = batches and self.device == "cpu"
 
     def phonemizer(self, request: SynthesisRequest) -> g2p.G2P:
         """The request's G2P, fed text reshaped so nothing is cut (normalize.for_g2p); a G2P

@@ -47,6 +47,11 @@ def test_on_filter_selects_every_voice_shown(auditioner):
     assert list(frame["Voice"]) == selection.value == ["ff_siwis"] and "1 voice shown" in count
 
 
+def test_an_audition_of_one_voice_says_so_in_the_singular(auditioner):
+    *_, (results, status, _) = auditioner.audition("One sentence.", ["af_heart"], ANY, 1.0, [], progress=NO_PROGRESS)
+    assert len(results) == 1 and "Done: 1 voice." in status
+
+
 def test_an_audition_gives_one_labelled_playable_clip_per_voice_then_replays_from_the_cache(auditioner):
     voices = ["af_heart", "am_adam", "bf_emma"]
     steps = list(auditioner.audition("One sentence.", voices, ANY, 1.0, [], progress=NO_PROGRESS))

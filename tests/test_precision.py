@@ -95,5 +95,5 @@ def test_the_bf16_path_speaks(engine, catalog, monkeypatch):
 
 
 def test_threads_are_shared_between_simultaneous_jobs():
-    assert fp.threads_per_job(1, cores=2) == 2 and fp.threads_per_job(2, cores=8) == 4
-    assert fp.threads_per_job(4, cores=2) == 1 and fp.threads_per_job(1) >= 1
+    assert fp.threads_per_job(1, available=2) == 2 and fp.threads_per_job(2, available=8) == 4
+    assert fp.threads_per_job(4, available=2) == 1 and fp.threads_per_job(1) >= 1

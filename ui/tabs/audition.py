@@ -130,15 +130,19 @@ class Auditioner:
         failed = sum(1 for r in results if r and r["error"])
         stopped = done < len(voices)
         summary = (f"Stopped after {done} of {len(voices)} voices." if stopped else
-                   f"Done: {len(voices)} voices" + (f", {failed} failed" if failed else "") + ".")
+                   f"Done: {_voices(len(voices))}" + (f", {failed} failed" if failed else "") + ".")
         yield [r for r in results if r], feedback.status(summary), past
 
     def stop(self, request: gr.Request | None = None) -> None:
         self._stops.stop(request)
 
 
+def _voices(n: int) -> str:
+    return f"{n} voice{'s' if n != 1 else ''}"
+
+
 def _count(n: int) -> str:
-    return f"{n} voice{'s' if n != 1 else ''} shown and selected"
+    return f"{_voices(n)} shown and selected"
 
 
 def build(auditioner: Auditioner, desk: ABDesk, catalog: Catalog, language: str, past: gr.State,

@@ -36,7 +36,6 @@ import torch
 
 from worker.core.errors import SettingsError
 from worker.model import cores
-from worker.model.cores import cpu_cores
 
 log = logging.getLogger("kokoro.precision")
 
@@ -192,7 +191,7 @@ def compile_rows(kmodel: torch.nn.Module, device: str, precision: str, style: to
     `kmodel.row_decoder`: inductor writes the thread count into its kernels, and kernels compiled for
     every core, run on every core at once, oversubscribed them (0.3-1.2x eager, erratic); compiled for
     one thread, on those workers, they took 0.77x the eager decoder's time (2-core avx512_bf16 VM)."""
-    if device != "cpu" or cpu_cores() < 2:
+    if device != "cpu" or cores.cpu_cores() < 2:
         return False
     eager = getattr(kmodel.decoder, "_orig_mod", kmodel.decoder)
     # Other options make another backend, so dynamo compiles anew rather than reuse the first one's code.
@@ -271,6 +270,7 @@ def _stop_compiles() -> None:
         thread.join(timeout=120)
 
 
-def threads_per_job(concurrency: int, cores: int | None = None) -> int:
-    """Each of `concurrency` simultaneous jobs gets an equal share of the cores (at least one)."""
-    return max(1, (cores or cpu_cores()) // max(1, concurrency))
+def threads_per_job(concurrency: int, available: int | None = None) -> int:
+    """Each of `concurrency` simultaneous jobs gets an equal share of the `available` cores (this
+    machine's by default), at least one."""
+    return max(1, (available or cores.cpu_cores()) // max(1, concurrency))

@@ -10,10 +10,11 @@ requests are), these ways to run them:
   at once         the jobs in threads, each with its share of the cores (KOKORO_CONCURRENCY=N)
   batched         the jobs in threads, their chunks in shared passes (KOKORO_BATCH_JOBS=on; on a
                   CPU the decoders of a pass run a core each, worker/model/cores.py)
-  compiled        where KOKORO_COMPILE=auto compiles (bf16 on a CPU): one at a time, and batched
-                  (on a CPU the rows' decoders then compiled for one thread each)
+  compiled        where KOKORO_COMPILE=auto compiles (bf16 on a CPU): one at a time, at once (each
+                  job's share of the cores, the decoder compiled for that share) and batched (on a
+                  CPU the rows' decoders then compiled for one thread each)
 The first three run the same eager model, so their ratio is batching's alone; the last two share
-the compiled model, so theirs is batching's against the fastest way to run jobs in turn. Prints seconds of
+the compiled model, so theirs is batching's against the fastest ways to run jobs without it. Prints seconds of
 audio made per second of wall time, with the CPU's flags (or the GPU's name). Median of the rounds.
 Not part of CI: timings flake on shared machines.
 """
@@ -96,30 +97,36 @@ def main() -> None:
     for engine in (plain, batched, compiled_batched, compiled):
         if engine is not None:
             _one_at_a_time(engine, _jobs(2, catalog))  # loads the voices, warms the kernels
+    if compiled is not None:  # and the decoder's compile for each thread count a job gets at once
+        for n in sorted({fp.threads_per_job(int(x)) for x in args.levels.split(",")} - {threads}):
+            torch.set_num_threads(n)
+            _one_at_a_time(compiled, _jobs(1, catalog))
+        torch.set_num_threads(threads)
 
     where = torch.cuda.get_device_name() if plain.device.startswith("cuda") else cpu_line()
     print(f"{where}; device {plain.device}, precision {plain.precision}, torch threads {threads}, "
           f"{'real' if args.real else 'stand-in'} weights, median of {args.rounds} rounds\n")
     print("Audio seconds made per second. Eager: one at a time | at once | batched | batched ÷ one at a "
-          "time; compiled: one at a time | batched | batched ÷ one at a time.\n")
+          "time; compiled: one at a time | at once | batched | batched ÷ one at a time | batched ÷ at once.\n")
     print("| jobs | audio s | one at a time | at once | batched | ÷ | largest batch "
-          "| compiled, one at a time | compiled, batched | ÷ |")
+          "| compiled, one at a time | compiled, at once | compiled, batched | ÷ | ÷ at once |")
     print("|------|---------|---------------|---------|---------|---|---------------"
-          "|-------------------------|-------------------|---|")
+          "|-------------------------|-------------------|-------------------|---|-----------|")
     for n in (int(x) for x in args.levels.split(",")):
         requests = _jobs(n, catalog)
         rates: dict[str, list[float]] = {"seq": [], "at_once": [], "batched": [], "compiled": [],
-                                         "compiled_batched": []}
+                                         "compiled_at_once": [], "compiled_batched": []}
         ways = [("seq", lambda: _one_at_a_time(plain, requests)),
                 ("at_once", lambda: _in_threads(plain, requests)),
                 ("batched", lambda: _in_threads(batched, requests))]
         if compiled is not None:
             ways += [("compiled", lambda: _one_at_a_time(compiled, requests)),
+                     ("compiled_at_once", lambda: _in_threads(compiled, requests)),
                      ("compiled_batched", lambda: _in_threads(compiled_batched, requests))]
         audio, largest = 0.0, 0
         for _ in range(args.rounds):  # interleaved: a slow moment of the machine hits every way
             for way, run in ways:
-                torch.set_num_threads(fp.threads_per_job(n) if way == "at_once" else threads)
+                torch.set_num_threads(fp.threads_per_job(n) if way.endswith("at_once") else threads)
                 batched.batcher.sizes.clear()
                 started = time.perf_counter()
                 audio = run()
@@ -130,7 +137,9 @@ def main() -> None:
         med = {way: statistics.median(r) if r else float("nan") for way, r in rates.items()}
         print(f"| {n:4} | {audio:7.1f} | {med['seq']:13.2f} | {med['at_once']:7.2f} | {med['batched']:7.2f} "
               f"| {med['batched'] / med['seq']:.2f} | {largest:13} | {med['compiled']:23.2f} "
-              f"| {med['compiled_batched']:17.2f} | {med['compiled_batched'] / med['compiled']:.2f} |", flush=True)
+              f"| {med['compiled_at_once']:17.2f} | {med['compiled_batched']:17.2f} "
+              f"| {med['compiled_batched'] / med['compiled']:.2f} "
+              f"| {med['compiled_batched'] / med['compiled_at_once']:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

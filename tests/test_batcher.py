@@ -149,12 +149,24 @@ def _wait_for(condition, timeout: float = 10) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("setting, device, batches", [
-    ("auto", "cpu", False), ("auto", "cuda", True), ("auto", "cuda:1", True),
-    ("on", "cpu", True), ("off", "cuda", False),
+@pytest.mark.parametrize("setting, device, precision, jobs, cores, batches", [
+    ("auto", "cuda", "bf16", 1, 2, True), ("auto", "cuda:1", "fp32", 4, 2, True),
+    ("auto", "cpu", "bf16", 1, 2, False),  # one job at a time: nothing to batch
+    ("auto", "cpu", "bf16", 4, 2, True), ("auto", "cpu", "fp32", 2, 16, True),
+    ("auto", "cpu", "int8", 4, 2, False),  # ONNX Runtime's rows on the pool: not measured
+    ("auto", "cpu", "bf16", 4, 1, False),  # no second core to decode a row on
+    ("on", "cpu", "int8", 1, 1, True), ("off", "cuda", "bf16", 8, 2, False), ("off", "cpu", "bf16", 4, 2, False),
 ])
-def test_the_setting_per_device(setting, device, batches):
-    assert batcher.wanted(setting, device) is batches
+def test_the_setting_per_device_precision_and_jobs(setting, device, precision, jobs, cores, batches):
+    assert batcher.wanted(setting, device, precision, jobs, cores) is batches
+
+
+def test_an_engine_reads_the_jobs_at_once_for_auto(standin_hf_home, catalog, monkeypatch):
+    monkeypatch.setattr(cores, "cpu_cores", lambda: 2)
+    monkeypatch.setenv("KOKORO_CONCURRENCY", "3")
+    assert Engine(catalog, precision="fp32").batcher is not None  # KOKORO_BATCH_JOBS=auto on this CPU
+    monkeypatch.setenv("KOKORO_CONCURRENCY", "1")
+    assert Engine(catalog, precision="fp32").batcher is None
 
 
 # --- real jobs through the stand-in model ------------------------------------------------------

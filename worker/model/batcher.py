@@ -33,11 +33,18 @@ log = logging.getLogger("kokoro.batcher")
 WINDOW_S = 0.03  # a few tens of ms: short beside a chunk's forward pass (0.1-3 s), long beside G2P's handoff
 
 
-def wanted(setting: str, device: str) -> bool:
-    """KOKORO_BATCH_JOBS resolved for a device. `auto` batches on CUDA only: on a CPU the model's
-    convolutions already keep the cores busy, and a padded batch of 4 took 1.3x (fp32) / 1.15x (bf16)
-    the time of the same 4 chunks in turn (bench/batching.py, a 2-core avx512_bf16 VM)."""
-    return setting == "on" or (setting == "auto" and device.startswith("cuda"))
+def wanted(setting: str, device: str, precision: str = "fp32", concurrency: int = 1, cores: int = 2) -> bool:
+    """KOKORO_BATCH_JOBS resolved. `auto` batches on CUDA, and on a CPU of 2 cores or more where
+    several jobs run at once (KOKORO_CONCURRENCY > 1) through torch (not int8's ONNX Runtime decoder,
+    whose rows on the core pool were not measured). There, against each job on its share of the
+    cores, batching keeps every core for a lone job (one thread decodes 1.6x slower than two) and made
+    1.06-1.2x the audio per second of 4-8 jobs (bench/throughput.py, README "Batching concurrent
+    jobs"); one job at a time (KOKORO_CONCURRENCY=1) has nothing to batch."""
+    if setting != "auto":
+        return setting == "on"
+    if device.startswith("cuda"):
+        return True
+    return device == "cpu" and concurrency > 1 and cores >= 2 and precision != "int8"
 
 
 @dataclass(eq=False)  # compared by identity: items hold tensors

@@ -153,7 +153,7 @@ def _wait_for(condition, timeout: float = 10) -> None:
     ("auto", "cuda", "bf16", 1, 2, True), ("auto", "cuda:1", "fp32", 4, 2, True),
     ("auto", "cpu", "bf16", 1, 2, False),  # one job at a time: nothing to batch
     ("auto", "cpu", "bf16", 4, 2, True), ("auto", "cpu", "fp32", 2, 16, True),
-    ("auto", "cpu", "int8", 4, 2, False),  # ONNX Runtime's rows on the pool: not measured
+    ("auto", "cpu", "int8", 4, 2, False),  # jobs at once made more (README)
     ("auto", "cpu", "bf16", 4, 1, False),  # no second core to decode a row on
     ("on", "cpu", "int8", 1, 1, True), ("off", "cuda", "bf16", 8, 2, False), ("off", "cpu", "bf16", 4, 2, False),
 ])

@@ -84,6 +84,7 @@ def main() -> None:
     from worker.model.engine import Engine
 
     catalog = default_catalog()
+    levels = [int(x) for x in args.levels.split(",")]
     plain = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="off", compile="off")
     batched = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="on", compile="off")
     batched._models = plain._models  # one copy of the weights: the same model either way
@@ -98,7 +99,7 @@ def main() -> None:
         if engine is not None:
             _one_at_a_time(engine, _jobs(2, catalog))  # loads the voices, warms the kernels
     if compiled is not None:  # and the decoder's compile for each thread count a job gets at once
-        for n in sorted({fp.threads_per_job(int(x)) for x in args.levels.split(",")} - {threads}):
+        for n in sorted({fp.threads_per_job(level) for level in levels} - {threads}):
             torch.set_num_threads(n)
             _one_at_a_time(compiled, _jobs(1, catalog))
         torch.set_num_threads(threads)
@@ -112,7 +113,7 @@ def main() -> None:
           "| compiled, one at a time | compiled, at once | compiled, batched | ÷ | ÷ at once |")
     print("|------|---------|---------------|---------|---------|---|---------------"
           "|-------------------------|-------------------|-------------------|---|-----------|")
-    for n in (int(x) for x in args.levels.split(",")):
+    for n in levels:
         requests = _jobs(n, catalog)
         rates: dict[str, list[float]] = {"seq": [], "at_once": [], "batched": [], "compiled": [],
                                          "compiled_at_once": [], "compiled_batched": []}

@@ -40,7 +40,8 @@ def spans(jobs: list[dict]) -> list[tuple[float, float]]:
 # Each test's worker: its own loopback cloud (endpoint) and settings.
 WORKERS = {
     # unbatched, each job on its share of the cores (what `auto` does where it does not batch: int8)
-    "test_two_jobs_run_at_once_and_all_complete": ("ep-conc", {"KOKORO_CONCURRENCY": "2", "KOKORO_BATCH_JOBS": "off"}),
+    "test_two_jobs_run_at_once_and_all_complete": (
+        "ep-conc", {"KOKORO_CONCURRENCY": "2", "KOKORO_BATCH_JOBS": "off"}),
     "test_with_batching_on_concurrent_jobs_share_passes_and_all_complete": (
         "ep-batch", {"KOKORO_CONCURRENCY": "4", "KOKORO_BATCH_JOBS": "on", "KOKORO_LOG_LEVEL": "DEBUG"}),
 }
@@ -89,7 +90,8 @@ def test_two_jobs_run_at_once_and_all_complete(workers):
 def test_with_batching_on_concurrent_jobs_share_passes_and_all_complete(workers):
     """KOKORO_BATCH_JOBS=on (`auto` on a GPU, and on a CPU running jobs at once through torch) under
     RunPod's worker loop: the four jobs' chunks meet in shared passes (the worker's DEBUG log says how
-    many chunks each pass held) and every job completes with its own audio. That batching leaves each job's samples unchanged is tested in test_batcher."""
+    many chunks each pass held) and every job completes with its own audio. That batching leaves each
+    job's samples unchanged is tested in test_batcher."""
     cloud, worker = workers["test_with_batching_on_concurrent_jobs_share_passes_and_all_complete"]
     headers = {"Authorization": f"Bearer {KEY}"}
     base = f"{cloud.url}/ep-batch"

@@ -36,10 +36,11 @@ WINDOW_S = 0.03  # a few tens of ms: short beside a chunk's forward pass (0.1-3 
 def wanted(setting: str, device: str, precision: str = "fp32", concurrency: int = 1, cores: int = 2) -> bool:
     """KOKORO_BATCH_JOBS resolved. `auto` batches on CUDA, and on a CPU of 2 cores or more where
     several jobs run at once (KOKORO_CONCURRENCY > 1) through torch (not with int8's ONNX Runtime
-    decoder: there jobs at once, each on its share of the cores, made 1.17x batching's audio). There, against each job on its share of the
-    cores, batching keeps every core for a lone job (one thread decodes 1.6x slower than two) and made
-    1.02-1.2x the audio per second of 4-8 jobs (bench/throughput.py, README "Batching concurrent
-    jobs"); one job at a time (KOKORO_CONCURRENCY=1) has nothing to batch."""
+    decoder: there jobs at once, each on its share of the cores, made 1.17x batching's audio).
+    There, against each job on its share of the cores, batching keeps every core for a lone job (one
+    thread decodes 1.6x slower than two) and made 1.02-1.2x the audio per second of 4-8 jobs
+    (bench/throughput.py, README "Batching concurrent jobs"); one job at a time
+    (KOKORO_CONCURRENCY=1) has nothing to batch."""
     if setting != "auto":
         return setting == "on"
     if device.startswith("cuda"):

@@ -123,7 +123,7 @@ class Routes:
     def kmodel_route(self):
         import torch
 
-        kmodel = self.eager.model("v1.0")  # eager fp32: what kokoro's own KModel does
+        kmodel = self.fp32.model("v1.0")  # eager fp32: what kokoro's own KModel does
         started, first, pieces = time.perf_counter(), None, []
         with torch.inference_mode():
             for chunk, style in zip(self.chunks, self.style):

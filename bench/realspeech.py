@@ -41,6 +41,7 @@ def bench_rtf(engine) -> dict:
     import torch
 
     from tests.realspeech.texts import EN_LONG
+    from worker.model import precision as fp
     from worker.service.request import parse_request
 
     request = parse_request({"text": EN_LONG, "voice": "jf_alpha"}, engine.catalog)
@@ -49,8 +50,8 @@ def bench_rtf(engine) -> dict:
     kmodel, pack = engine.model("v1.0"), engine.voice_pack(request)
     chunks = list(engine.plan(request))
 
-    def bare():
-        with torch.inference_mode():
+    def bare():  # at the engine's precision (a bf16 model's weights are bf16: autocast's)
+        with torch.inference_mode(), fp.autocast(engine.precision, engine.device):
             return sum(len(kmodel(c.phonemes, pack[len(c.phonemes) - 1], 1.0)) for c in chunks)
 
     samples, bare_s = _timed(bare)

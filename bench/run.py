@@ -45,6 +45,7 @@ def bench_overhead(engine, repeat: int) -> dict:
     from kokoro import KPipeline
 
     from worker import handler
+    from worker.model import precision
     from worker.service import runtime
 
     runtime._engine = engine
@@ -55,8 +56,9 @@ def bench_overhead(engine, repeat: int) -> dict:
 
     spoken = []
 
-    def bare():
-        spoken[:] = [r.audio.numpy() for r in pipeline(PARAGRAPH, voice="ef_dora", split_pattern=None)]
+    def bare():  # at the engine's precision (a bf16 model's weights are bf16: autocast's)
+        with precision.autocast(engine.precision, engine.device):
+            spoken[:] = [r.audio.numpy() for r in pipeline(PARAGRAPH, voice="ef_dora", split_pattern=None)]
 
     def worker():
         out = handler.handler(job)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from worker.model import cores
+from worker.model import precision as fp
 from worker.model.cores import RowPool
 from worker.service.request import parse_request
 
@@ -96,7 +97,7 @@ def test_rows_on_the_workers_run_their_own_decoder_and_a_lone_row_the_callers(en
     pack = engine.voice_pack(parse_request({"text": "x", "voice": "af_heart"}, engine.catalog))
     texts = ["hˈɛlO", "ðə kwˈɪk bɹˈWn fˈɑks."]
     styles = torch.cat([pack[len(p) - 1] for p in texts])
-    with torch.inference_mode():
+    with torch.inference_mode(), fp.autocast(engine.precision, engine.device):  # a bf16 model's weights are bf16
         batching.forward_batch(kmodel, texts, styles, [1.0, 1.0], decode_rows=cores.shared().map)
         assert sorted(seen) == [("one thread", True)] * 2
         seen.clear()
@@ -120,7 +121,7 @@ def test_the_rows_decoder_is_compiled_for_one_thread_on_a_worker_and_stays_eager
     style = engine.voice_pack(parse_request({"text": "x", "voice": "af_heart"}, engine.catalog))[4]
     assert not hasattr(kmodel, "row_decoder")
     try:
-        assert precision.compile_rows(kmodel, "cpu", "fp32", style)
+        assert precision.compile_rows(kmodel, "cpu", engine.precision, style)
         assert compiled and all(c == ({"dynamic": True, "options": {"cpp.threads": 1}}, True) for c in compiled)
         assert kmodel.row_decoder is not eager
     finally:
@@ -132,7 +133,7 @@ def test_the_rows_decoder_is_compiled_for_one_thread_on_a_worker_and_stays_eager
         return run
 
     monkeypatch.setattr(torch, "compile", failing)
-    assert not precision.compile_rows(kmodel, "cpu", "fp32", style)
+    assert not precision.compile_rows(kmodel, "cpu", engine.precision, style)
     assert not hasattr(kmodel, "row_decoder")  # the workers run the eager decoder
 
 

@@ -92,6 +92,29 @@ def test_the_bf16_path_speaks(engine, catalog, monkeypatch):
     lstms = [m for m in fast.model("v1.0").modules() if isinstance(m, fp._FP32)]
     assert len(lstms) >= 3 and all(isinstance(m.inner, torch.nn.LSTM) for m in lstms)
     assert result.audio.dtype.name == "float32" and result.result.duration_s > 0.3
+    # Weights autocast runs in bf16 are stored so (cast once); the fp32 layers keep fp32 weights.
+    dtypes = {type(m).__name__: {p.dtype for p in m.parameters(recurse=False)} for m in fast.model("v1.0").modules()}
+    assert dtypes["Conv1d"] == dtypes["ConvTranspose1d"] == dtypes["Linear"] == {torch.bfloat16}
+    assert dtypes["LSTM"] == dtypes["Embedding"] == {torch.float32}
+
+
+def test_weights_stored_in_bf16_give_the_very_same_samples(engine, catalog, monkeypatch):
+    # What autocast would do on every forward pass, done once: the same rounding, the same audio.
+    cast, plain = _kmodel(engine), _kmodel(engine)
+    for kmodel in (cast, plain):
+        fp.fold_weight_norm(kmodel)
+        fp.lstms_in_fp32(kmodel)
+        kmodel.requires_grad_(False)
+    assert fp.bf16_weights(cast) > 100
+    request = parse_request({"text": "Hello there.", "voice": "af_heart"}, catalog)
+    chunk = next(iter(engine.plan(request)))
+    style = engine._style(request, chunk)
+    with torch.inference_mode(), fp.autocast("bf16", "cpu"):
+        torch.manual_seed(0)  # the decoder's harmonic source draws noise
+        expected = plain(chunk.phonemes, style, 1.0)
+        torch.manual_seed(0)
+        got = cast(chunk.phonemes, style, 1.0)
+    assert torch.equal(got, expected) and got.numel() > 10_000
 
 
 def test_threads_are_shared_between_simultaneous_jobs():

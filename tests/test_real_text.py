@@ -8,6 +8,7 @@ import torch
 
 from tests.realspeech.hearing import REPORT, assert_heard
 from tests.realspeech.listen import error_rate
+from worker.model import precision as fp
 from worker.service.request import parse_request
 from worker.text import g2p
 
@@ -86,7 +87,7 @@ def _heard_with(real_engine, recogniser, phonemize) -> list[float]:
     for sentence in G2P_SENTENCES:
         phonemes = phonemize(sentence)
         torch.manual_seed(0)  # the model's noise source: one clip per phoneme string, in both runs
-        with torch.inference_mode():
+        with torch.inference_mode(), fp.autocast(real_engine.precision, real_engine.device):
             audio = kmodel(phonemes, pack[len(phonemes) - 1], 1.0).numpy()
         rates.append(error_rate(sentence, recogniser.hear(audio, "en").text, "en"))
     return rates

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from tests.realspeech import weights
+from worker.model import precision as fp
 from worker.service.request import parse_request
 
 pytestmark = pytest.mark.real_weights
@@ -37,7 +38,7 @@ def test_durations_match_onnxruntime_token_by_token(real_engine):
         phonemes = next(iter(real_engine.plan(request))).phonemes
         ids = [kmodel.vocab[p] for p in phonemes if p in kmodel.vocab]
         style = real_engine.voice_pack(request)[len(phonemes) - 1]
-        with torch.inference_mode():
+        with torch.inference_mode(), fp.autocast(real_engine.precision, real_engine.device):
             _, ours = kmodel.forward_with_tokens(torch.LongTensor([[0, *ids, 0]]), style, 1.0)
         _, theirs = session.run(None, {"tokens": np.array([[0, *ids, 0]], dtype=np.int64),
                                        "style": style.numpy(), "speed": np.array([1.0], dtype=np.float32)})

@@ -109,6 +109,7 @@ class Weights:
                 folded = fp.fold_weight_norm(kmodel)  # the same weights, computed once
                 if self.precision == "bf16":
                     fp.lstms_in_fp32(kmodel)  # the durations stay those of fp32
+                    fp.bf16_weights(kmodel)  # cast once, not on every forward pass
                 # No autograd: inference only. It also keeps autocast's weight-cast cache empty: that cache
                 # is one per process, and a thread clearing it (a bf16 job ending) while another traces
                 # (torch.compile in the background) deadlocked on its mutex and the GIL.

@@ -1,6 +1,6 @@
 import pytest
 
-from worker.core.errors import InputError
+from worker.core.errors import InputError, counted
 from worker.service.request import parse_request, parse_voice
 
 
@@ -113,3 +113,8 @@ def test_a_huge_voice_id_is_quoted_short(catalog, voice):
     with pytest.raises(InputError) as caught:
         parse_request({"text": "Hi.", "voice": voice}, catalog)
     assert len(str(caught.value)) < 200, len(str(caught.value))
+
+
+@pytest.mark.parametrize("n, said", [(0, "0 voices"), (1, "1 voice"), (2, "2 voices"), (21, "21 voices")])
+def test_a_count_is_written_with_its_noun(n, said):
+    assert counted(n, "voice") == said  # the UI's summaries and the job's message ("in 1 chunk")

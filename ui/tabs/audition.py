@@ -22,7 +22,7 @@ from ui.tabs import shortlist
 from ui.tabs.ab import ABDesk, ABForm
 from ui.tabs.pronunciations import applied
 from worker.core.catalog import Catalog, Voice
-from worker.core.errors import KokoroError
+from worker.core.errors import KokoroError, counted
 from worker.service.request import SPEED_MAX, SPEED_MIN
 
 ANY = "Any"
@@ -130,19 +130,15 @@ class Auditioner:
         failed = sum(1 for r in results if r and r["error"])
         stopped = done < len(voices)
         summary = (f"Stopped after {done} of {len(voices)} voices." if stopped else
-                   f"Done: {_voices(len(voices))}" + (f", {failed} failed" if failed else "") + ".")
+                   f"Done: {counted(len(voices), 'voice')}" + (f", {failed} failed" if failed else "") + ".")
         yield [r for r in results if r], feedback.status(summary), past
 
     def stop(self, request: gr.Request | None = None) -> None:
         self._stops.stop(request)
 
 
-def _voices(n: int) -> str:
-    return f"{n} voice{'s' if n != 1 else ''}"
-
-
 def _count(n: int) -> str:
-    return f"{_voices(n)} shown and selected"
+    return f"{counted(n, 'voice')} shown and selected"
 
 
 def build(auditioner: Auditioner, desk: ABDesk, catalog: Catalog, language: str, past: gr.State,

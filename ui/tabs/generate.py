@@ -35,7 +35,7 @@ from ui.studio.stops import StopFlags, session_of
 from ui.tabs import pronunciations as pronunciations_panel
 from ui.tabs.pronunciations import Pronouncer
 from worker.core.catalog import Catalog, default_catalog
-from worker.core.errors import KokoroError
+from worker.core.errors import KokoroError, counted
 from worker.core.settings import max_text_chars
 from worker.service.request import FILE_FORMATS, SPEED_MAX, SPEED_MIN
 from worker.service.result import Result
@@ -72,7 +72,7 @@ def details_markdown(result: Result, took: str = "synthesized in", realtime: boo
     speed = (f" ({result.duration_s / result.elapsed_s:.1f}× real time)"
              if result.elapsed_s > 0 and realtime else "")
     line = (f"**{result.duration_s:.2f} s** of audio · {took} **{result.elapsed_s:.2f} s**{speed} · "
-            f"{n} chunk{'s' if n != 1 else ''} · Kokoro {result.model} · `{result.voice}`")
+            f"{counted(n, 'chunk')} · Kokoro {result.model} · `{result.voice}`")
     notes = "".join(f"\n\n{html.escape(note, quote=False)}" for note in result.notes)
     return line + notes
 

@@ -14,6 +14,7 @@ from ui.studio import choices, files
 from ui.studio.ratings import BASE, VOTE_FLOOR, rate
 from ui.studio.votes import VoteStore
 from worker.core.catalog import Catalog
+from worker.core.errors import counted
 
 if TYPE_CHECKING:
     from ui.tabs.ab import ABDesk
@@ -41,8 +42,8 @@ def standings(store: VoteStore, language: str, catalog: Catalog) -> tuple[pd.Dat
         summary = f"No votes for {name} yet: run an A/B round in this language."
     else:
         voters = len({v.session for v in votes if v.session})
-        by = f" from {voters} voter{'s' if voters != 1 else ''}" if voters else ""
-        summary = (f"**{len(votes)} vote{'s' if len(votes) != 1 else ''}** for {name} over "
+        by = f" from {counted(voters, 'voter')}" if voters else ""
+        summary = (f"**{counted(len(votes), 'vote')}** for {name} over "
                    f"{len(ratings)} voices{by}. "
                    "Ratings are Bradley-Terry estimates (1000 = average, +100 ≈ 64 % to win) with "
                    "95 % posterior intervals (wide while votes are few); voices rank by the interval's lower bound, and a voice with "

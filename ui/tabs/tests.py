@@ -20,7 +20,7 @@ from ui.feedback import as_toast
 from ui.studio import choices, listening, reports
 from ui.tabs.ab import ABDesk
 from worker.core.catalog import Catalog
-from worker.core.errors import InputError
+from worker.core.errors import InputError, counted
 
 MAX_SCRIPT_BYTES = 64 * 1024
 RATING_COLUMNS = ["Rank", "Voice", "Rating", "95% interval", "Votes", "W–L–T"]
@@ -108,8 +108,8 @@ def ratings_table(found: dict) -> pd.DataFrame:
 def summary(found: dict) -> str:
     progress, agreement = found["progress"], found["agreement"]
     agreed = "not yet (two raters must judge the same pair)" if agreement is None else f"{agreement:.0%}"
-    return (f"**{progress['votes']} votes** from {progress['raters']} rater{'s' if progress['raters'] != 1 else ''}, "
-            f"{progress['pairs_left']} pairs still to rate. Rater agreement: {agreed}.\n\n{reports.verdict(found)}")
+    return (f"**{counted(progress['votes'], 'vote')}** from {counted(progress['raters'], 'rater')}, "
+            f"{counted(progress['pairs_left'], 'pair')} still to rate. Rater agreement: {agreed}.\n\n{reports.verdict(found)}")
 
 
 @dataclass

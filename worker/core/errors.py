@@ -1,4 +1,5 @@
-"""Domain errors. Each carries one sentence meant for the user; the edges (handler, UI) show it."""
+"""Domain errors. Each carries one sentence meant for the user; the edges (handler, UI) show it.
+Also the two helpers those sentences (and the UI's summaries) are written with."""
 
 
 class KokoroError(Exception):
@@ -26,3 +27,8 @@ def snippet(text: str, limit: int = 40) -> str:
     pasted page is not echoed whole)."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def counted(n: int, noun: str) -> str:
+    """'1 voice', '3 voices', '0 chunks': a count with its (regularly pluralised) noun."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -44,7 +44,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from worker.core.errors import SettingsError
+from worker.core.errors import SettingsError, counted
 
 Env = Mapping[str, str]
 YES, NO = {"1", "true", "yes", "on"}, {"", "0", "false", "no", "off"}
@@ -136,7 +136,7 @@ def device(env: Env | None = None) -> str:
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         index = int(raw.partition(":")[2] or 0)
         if index >= count:
-            have = f"{count} CUDA device{'s' if count != 1 else ''}" if count else "no CUDA GPU usable by torch"
+            have = counted(count, "CUDA device") if count else "no CUDA GPU usable by torch"
             raise SettingsError(f"KOKORO_DEVICE={raw}, but this machine has {have}: unset it or use cpu.")
     if raw == "mps" and not torch.backends.mps.is_available():
         raise SettingsError("KOKORO_DEVICE=mps, but this machine has no Apple GPU: unset it or use cpu.")

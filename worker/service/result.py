@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from worker.core.errors import KokoroError
+from worker.core.errors import KokoroError, counted
 from worker.sound.captions import Word
 
 SAMPLE_RATE = 24_000
@@ -76,7 +76,7 @@ class Result:
         """'Synthesized 1.90 s of audio with af_heart (en-us, Kokoro v1.0) in 1 chunk.' plus any notes."""
         n = len(self.chunks)
         head = (f"Synthesized {self.duration_s:.2f} s of audio with {self.voice} ({self.language}, "
-                f"Kokoro {self.model}) in {n} chunk{'s' if n != 1 else ''}.")
+                f"Kokoro {self.model}) in {counted(n, 'chunk')}.")
         return " ".join([head, *self.notes])
 
     def output(self, data: bytes, fmt: str) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -165,3 +166,32 @@ def test_a_batching_engines_compile_tries_every_path_its_decoders_will_run(engin
         kmodel.decoder = eager
         kmodel.__dict__.pop("row_decoder", None)
         kmodel._modules.pop("row_decoder", None)
+
+
+@pytest.mark.skipif(cores._openmp_pause() is None or torch.get_num_threads() < 2,
+                    reason="GNU OpenMP and two torch threads are what make a team")
+def test_a_thread_that_ran_a_pass_leaves_no_openmp_team_behind(engine):
+    """Idle OpenMP teams of other threads slowed every pass (cores.release_openmp says how much): a
+    request's thread (a studio visitor's, the batcher's) ends its team when its passes are done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from worker.model.engine import Engine
+
+    def os_threads() -> int:
+        return len(os.listdir("/proc/self/task"))
+
+    quiet = Engine(engine.catalog, cache_dir=engine.cache_dir, compile="off", batch_jobs="off")  # no compile thread
+    quiet.model("v1.0")
+    request = parse_request({"text": "Hello there.", "voice": "af_heart"}, engine.catalog)
+    chunk = list(quiet.plan(request))[0]  # G2P's look-ahead thread done
+    item = (chunk.phonemes, quiet._style(request, chunk), 1.0)
+    matmul = torch.randn(512, 512)
+    with ThreadPoolExecutor(1) as thread:  # a thread that outlives its work, as a server's do
+        thread.submit(lambda: None).result()
+        before = os_threads()
+        thread.submit(lambda: matmul @ matmul).result()  # a parallel op: this thread's team exists now
+        assert os_threads() > before  # (what the test would not see if teams were not kept)
+        thread.submit(cores.release_openmp).result()
+        assert os_threads() == before
+        (wave, _), = thread.submit(quiet._speak_together, "v1.0", [item]).result()
+        assert wave.numel() > 1000 and os_threads() == before

@@ -16,6 +16,8 @@ for one thread (`on_worker` tells a row which it is on; worker/model/precision.p
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -34,6 +36,34 @@ def cpu_cores() -> int:
 
 
 _local = threading.local()
+
+
+def release_openmp() -> None:
+    """Ends this thread's OpenMP worker threads; its next parallel op starts them again (microseconds).
+    Why: GNU OpenMP (torch's on Linux) keeps a team of worker threads for every OS thread that has run
+    a parallel op, for as long as that thread lives, and while all the teams' threads outnumber the
+    cores, each of them spins only 100 turns between ops, then sleeps and must be woken for the next
+    one. With one idle team of another thread alive (a studio request's thread, the batcher's, a
+    compile's), the model ran 0.77x as fast on a 2-core VM (stand-in weights, 3 runs each way). So a
+    thread releases its team when its passes are done. A no-op with another OpenMP runtime."""
+    pause = _openmp_pause()
+    if pause is not None:
+        pause(1)  # omp_pause_soft: frees the calling thread's team only
+
+
+@functools.cache
+def _openmp_pause() -> Callable[[int], int] | None:
+    """GNU OpenMP's omp_pause_resource_all, from the copy torch loaded (its wheels bundle one)."""
+    try:
+        with open("/proc/self/maps") as maps:
+            path = next((line.split()[-1] for line in maps
+                         if line.rstrip().rsplit("/", 1)[-1].startswith("libgomp")), None)
+        pause = ctypes.CDLL(path).omp_pause_resource_all if path else None
+    except (OSError, AttributeError):  # no /proc (macOS), or a libgomp older than OpenMP 5.0
+        return None
+    if pause is not None:
+        pause.argtypes, pause.restype = [ctypes.c_int], ctypes.c_int
+    return pause
 
 
 def on_worker() -> bool:

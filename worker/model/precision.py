@@ -165,10 +165,13 @@ def _trial(kmodel: torch.nn.Module, device: str, precision: str, style: torch.Te
     trial._modules = {**trial._modules, **swap}
     with torch.inference_mode(), autocast(precision, device):
         for phonemes in _TRIAL_PHONEMES:
-            if batch:
-                batching.forward_batch(trial, [phonemes], style, [1.0], decode_rows=batching.in_turn)
-            else:
-                trial(phonemes, style, 1.0)
+            try:
+                if batch:
+                    batching.forward_batch(trial, [phonemes], style, [1.0], decode_rows=batching.in_turn)
+                else:
+                    trial(phonemes, style, 1.0)
+            finally:  # between the trials this thread traces and compiles: no team of its own meanwhile
+                cores.release_openmp()
 
 
 _TRIAL_PHONEMES = ("hˈɛlO", "ðə kwˈɪk bɹˈWn fˈɑks ʤˈʌmps ˌOvəɹ ðə lˈAzi dˈɔɡ.")

@@ -38,9 +38,9 @@ def wanted(setting: str, device: str, precision: str = "fp32", concurrency: int 
     several jobs run at once (KOKORO_CONCURRENCY > 1) through torch (not with int8's ONNX Runtime
     decoder: there jobs at once, each on its share of the cores, made 1.17x batching's audio).
     There, against each job on its share of the cores, batching keeps every core for a lone job (one
-    thread decodes 1.6x slower than two) and made 1.02-1.2x the audio per second of 4-8 jobs
+    thread decodes 1.6-2.2x slower than two) and made 0.99-1.06x the audio per second of 4-8 jobs
     (bench/throughput.py, README "Batching concurrent jobs"); one job at a time
-    (KOKORO_CONCURRENCY=1) has nothing to batch."""
+    (KOKORO_CONCURRENCY=1) has nothing to batch, and on 2 cores it makes as much as batching."""
     if setting != "auto":
         return setting == "on"
     if device.startswith("cuda"):

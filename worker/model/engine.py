@@ -140,15 +140,12 @@ class Engine(Weights):
         `rows`: how that pass runs its decoders (batching.forward_batch)."""
         kmodel = self.model(model)
         phonemes, styles, speeds = zip(*items)
-        try:
-            with torch.inference_mode(), fp.autocast(self.precision, self.device):
-                if speeds == (1.0,) and rows is None:
-                    out = kmodel(phonemes[0], styles[0], 1.0, return_output=True)
-                    return [(out.audio, out.pred_dur)]
-                return batching.forward_batch(kmodel, list(phonemes), torch.cat(styles), list(speeds),
-                                              durations=True, decode_rows=rows)
-        finally:
-            cores.release_openmp()  # an idle team of this thread's would slow every other thread's passes
+        with fp.forward_pass(self.precision, self.device):
+            if speeds == (1.0,) and rows is None:
+                out = kmodel(phonemes[0], styles[0], 1.0, return_output=True)
+                return [(out.audio, out.pred_dur)]
+            return batching.forward_batch(kmodel, list(phonemes), torch.cat(styles), list(speeds), durations=True,
+                                          decode_rows=rows)
 
     def _speak_batch(self, model: str, items: list[tuple[str, torch.Tensor, float]]) -> list:
         """The batcher's pass over concurrent jobs' chunks. On a CPU the decoders go to the row pool
@@ -250,13 +247,9 @@ class Engine(Weights):
             for lo in range(0, len(requests), BATCH_MAX):
                 group = requests[lo:lo + BATCH_MAX]
                 styles = torch.cat([self._style(r, chunk) for r in group])
-                try:
-                    with torch.inference_mode(), fp.autocast(self.precision, self.device):
-                        waves = batching.forward_many(kmodel, chunk.phonemes, styles,
-                                                      [self._speed(r, chunk) for r in group], durations=True,
-                                                      decode_rows=self._decode_rows(kmodel))
-                finally:
-                    cores.release_openmp()
+                with fp.forward_pass(self.precision, self.device):
+                    waves = batching.forward_many(kmodel, chunk.phonemes, styles, [self._speed(r, chunk) for r in group],
+                                                  durations=True, decode_rows=self._decode_rows(kmodel))
                 for offset, (wave, frames) in enumerate(waves):
                     pieces[lo + offset].append(spoken(index, chunk, wave, group[offset].speed, note,
                                                       frames, kmodel.vocab))

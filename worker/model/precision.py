@@ -134,6 +134,17 @@ def resolve(setting: str, device: str, flags: frozenset[str] | None = None, onnx
 
 
 @contextlib.contextmanager
+def forward_pass(precision: str, device: str) -> Iterator[None]:
+    """Where the engine runs the model: inference mode, `autocast`, and this thread's OpenMP team
+    ended afterwards (cores.release_openmp says why)."""
+    try:
+        with torch.inference_mode(), autocast(precision, device):
+            yield
+    finally:
+        cores.release_openmp()
+
+
+@contextlib.contextmanager
 def autocast(precision: str, device: str) -> Iterator[None]:
     """The forward pass's numeric context: bf16 autocast for bf16, nothing otherwise (int8's torch
     part is fp32)."""
@@ -163,15 +174,12 @@ def _trial(kmodel: torch.nn.Module, device: str, precision: str, style: torch.Te
 
     trial = copy.copy(kmodel)
     trial._modules = {**trial._modules, **swap}
-    with torch.inference_mode(), autocast(precision, device):
-        for phonemes in _TRIAL_PHONEMES:
-            try:
-                if batch:
-                    batching.forward_batch(trial, [phonemes], style, [1.0], decode_rows=batching.in_turn)
-                else:
-                    trial(phonemes, style, 1.0)
-            finally:  # between the trials this thread traces and compiles: no team of its own meanwhile
-                cores.release_openmp()
+    for phonemes in _TRIAL_PHONEMES:  # a pass each: between them this thread traces and compiles
+        with forward_pass(precision, device):
+            if batch:
+                batching.forward_batch(trial, [phonemes], style, [1.0], decode_rows=batching.in_turn)
+            else:
+                trial(phonemes, style, 1.0)
 
 
 _TRIAL_PHONEMES = ("hˈɛlO", "ðə kwˈɪk bɹˈWn fˈɑks ʤˈʌmps ˌOvəɹ ðə lˈAzi dˈɔɡ.")

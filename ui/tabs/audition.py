@@ -129,7 +129,7 @@ class Auditioner:
                 yield [r for r in results if r], feedback.status(f"{done} of {len(voices)} voices ready"), past
         failed = sum(1 for r in results if r and r["error"])
         stopped = done < len(voices)
-        summary = (f"Stopped after {done} of {len(voices)} voices." if stopped else
+        summary = (f"Stopped after {done} of {counted(len(voices), 'voice')}." if stopped else
                    f"Done: {counted(len(voices), 'voice')}" + (f", {failed} failed" if failed else "") + ".")
         yield [r for r in results if r], feedback.status(summary), past
 

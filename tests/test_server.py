@@ -213,7 +213,8 @@ def test_the_images_one_command_serves_http_with_kokoro_serve(standin_hf_home, t
 @pytest.mark.slow
 def test_with_batching_on_concurrent_streams_share_passes(standin_hf_home, tmp_path):
     """KOKORO_BATCH_JOBS=on (`auto` on a GPU, and on a CPU running jobs at once through torch): three
-    streamed requests at once each get their own whole text while their chunks share forward passes (the DEBUG log counts each pass's chunks)."""
+    streamed requests at once each get their own whole text while their chunks share forward passes
+    (the DEBUG log counts each pass's chunks)."""
     env = worker_env(KOKORO_MODELS="v1.0", KOKORO_CONCURRENCY="3", KOKORO_BATCH_JOBS="on", KOKORO_LOG_LEVEL="DEBUG")
     texts = ["One short sentence.", "Two sentences this time. The second one.",
              "Three sentences now. A second one here. And a third to end."]

@@ -3,11 +3,11 @@
 Why: on a CPU a padded batch does not make the decoder cheaper per sample (its convolutions cost
 the same per row, and four rows' activations no longer stay in cache), while one utterance on every
 core leaves part of them idle (the decoder ran 1.6x faster on 2 threads than on 1, a 2-core AMD VM;
-on an Intel AMX VM 2.2x, where rows a core each only matched rows in turn: README "Batching concurrent
-jobs"). So a
-batch of concurrent jobs shares the cheap, small-matrix front end (one padded pass) and hands each
-row's decoder to its own core: the cores are all busy and no row waits on another's padding. A lone
-row while no other is being made runs in the caller's thread on every core (one job alone is not slowed).
+on an Intel AMX VM 2.2x, where rows a core each only matched rows in turn: README "Batching
+concurrent jobs"). So a batch of concurrent jobs shares the cheap, small-matrix front end (one
+padded pass) and hands each row's decoder to its own core: the cores are all busy and no row waits
+on another's padding. A lone row while no other is being made runs in the caller's thread on every
+core (one job alone is not slowed).
 
 torch's intra-op thread count is per OS thread once that thread has run an op (OpenMP's own setting,
 taken from the process-wide value at the thread's first parallel region), so each worker here fixes

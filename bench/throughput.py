@@ -9,13 +9,13 @@ requests are), these ways to run them:
   one at a time   the jobs in turn, each with every core (KOKORO_CONCURRENCY=1)
   at once         the jobs in threads, each with its share of the cores (KOKORO_CONCURRENCY=N)
   batched         the jobs in threads, their chunks in shared passes (KOKORO_BATCH_JOBS=on; on a
-                  CPU the decoders of a pass run a core each, worker/model/cores.py)
+                  CPU a pass's decoders then run row by row on every core, worker/model/batching.py)
   compiled        where KOKORO_COMPILE=auto compiles (bf16 on a CPU): one at a time, at once (each
-                  job's share of the cores, the decoder compiled for that share) and batched (on a
-                  CPU the rows' decoders then compiled for one thread each)
+                  job's share of the cores, the decoder compiled for that share) and batched
 The first three run the same eager model, so their ratio is batching's alone; the last two share
 the compiled model, so theirs is batching's against the fastest ways to run jobs without it. Prints seconds of
-audio made per second of wall time, with the CPU's flags (or the GPU's name). Median of the rounds.
+audio made per second of wall time, with the CPU's flags (or the GPU's name). Median of the rounds;
+each timed run follows an untimed one of the same way.
 Not part of CI: timings flake on shared machines.
 """
 
@@ -117,20 +117,23 @@ def main() -> None:
         requests = _jobs(n, catalog)
         rates: dict[str, list[float]] = {"seq": [], "at_once": [], "batched": [], "compiled": [],
                                          "compiled_at_once": [], "compiled_batched": []}
-        ways = [("seq", lambda: _one_at_a_time(plain, requests)),
-                ("at_once", lambda: _in_threads(plain, requests)),
-                ("batched", lambda: _in_threads(batched, requests))]
+        ways = [("seq", lambda jobs: _one_at_a_time(plain, jobs)),
+                ("at_once", lambda jobs: _in_threads(plain, jobs)),
+                ("batched", lambda jobs: _in_threads(batched, jobs))]
         if compiled is not None:
-            ways += [("compiled", lambda: _one_at_a_time(compiled, requests)),
-                     ("compiled_at_once", lambda: _in_threads(compiled, requests)),
-                     ("compiled_batched", lambda: _in_threads(compiled_batched, requests))]
+            ways += [("compiled", lambda jobs: _one_at_a_time(compiled, jobs)),
+                     ("compiled_at_once", lambda jobs: _in_threads(compiled, jobs)),
+                     ("compiled_batched", lambda jobs: _in_threads(compiled_batched, jobs))]
         audio, largest = 0.0, 0
         for _ in range(args.rounds):  # interleaved: a slow moment of the machine hits every way
             for way, run in ways:
                 torch.set_num_threads(fp.threads_per_job(n) if way.endswith("at_once") else threads)
+                # Untimed, the same way first: a run right after another way was up to 20 % slower
+                # (its allocations' pages), which would make the order of the ways part of the figures.
+                run(requests[:4])
                 batched.batcher.sizes.clear()
                 started = time.perf_counter()
-                audio = run()
+                audio = run(requests)
                 rates[way].append(audio / (time.perf_counter() - started))
                 if way == "batched":
                     largest = max(batched.batcher.sizes, default=0)

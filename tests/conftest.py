@@ -174,19 +174,6 @@ def worker_env(**extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def one_thread():
-    """Torch on one thread in every thread the test makes, as the row pool's workers run a batch's
-    decoders (worker.model.cores): the stand-in's random decoder turns the rounding of another
-    thread count into 1e-3 of the peak, so a sample-by-sample comparison needs one count."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
 def fixed_source(monkeypatch):
     """The decoder's harmonic source without its random phase and noise (torch.rand, randn_like):
     two ways of computing one utterance can then be compared sample by sample."""

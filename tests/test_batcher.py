@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import Future
 
 import numpy as np
 import pytest
 
-from worker.model import batcher, cores
+from worker.model import batcher
 from worker.model.batcher import Batcher
 from worker.model.engine import Engine
 from worker.service.request import parse_request
@@ -107,41 +106,6 @@ def test_one_bad_chunk_fails_its_own_job_only():
     assert sorted(items[0] for _, items in calls[1:]) == ["bad", "good"]
 
 
-def test_a_batch_whose_results_are_still_being_made_does_not_hold_up_the_next():
-    """On a CPU the engine returns futures (the decoders run on the row pool): the batcher goes on
-    to the next batch at once, without waiting out the window for a job whose chunk is still being
-    made, and each job gets its result when its own future is done."""
-    pending: list = []
-
-    def run(key, items):
-        futures = [Future() for _ in items]
-        pending.extend(zip(items, futures))
-        return futures
-
-    shared = Batcher(run, window_s=30)
-    results = {}
-
-    def job(name):
-        with shared.job():
-            try:
-                results[name] = shared.speak("v1.0", name)
-            except RuntimeError as exc:
-                results[name] = str(exc)
-
-    threads = [threading.Thread(target=job, args=(n,)) for n in "ab"]
-    threads[0].start()
-    _wait_for(lambda: len(pending) == 1)
-    threads[1].start()
-    _wait_for(lambda: len(pending) == 2)  # a second batch ran while the first's result was pending
-    assert results == {}
-    pending[1][1].set_result("B")
-    threads[1].join(timeout=10)
-    assert results == {"b": "B"}  # b's own row done: b goes on, a still waits
-    pending[0][1].set_exception(RuntimeError("row a failed"))
-    threads[0].join(timeout=10)
-    assert results == {"b": "B", "a": "row a failed"}  # a failed row fails its own job
-
-
 def _wait_for(condition, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -149,20 +113,18 @@ def _wait_for(condition, timeout: float = 10) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize("setting, device, precision, jobs, cores, batches", [
-    ("auto", "cuda", "bf16", 1, 2, True), ("auto", "cuda:1", "fp32", 4, 2, True),
-    ("auto", "cpu", "bf16", 1, 2, False),  # one job at a time: nothing to batch
-    ("auto", "cpu", "bf16", 4, 2, True), ("auto", "cpu", "fp32", 2, 16, True),
-    ("auto", "cpu", "int8", 4, 2, False),  # jobs at once made more (README)
-    ("auto", "cpu", "bf16", 4, 1, False),  # no second core to decode a row on
-    ("on", "cpu", "int8", 1, 1, True), ("off", "cuda", "bf16", 8, 2, False), ("off", "cpu", "bf16", 4, 2, False),
+@pytest.mark.parametrize("setting, device, precision, jobs, batches", [
+    ("auto", "cuda", "bf16", 1, True), ("auto", "cuda:1", "fp32", 4, True),
+    ("auto", "cpu", "bf16", 1, False),  # one job at a time: nothing to batch
+    ("auto", "cpu", "bf16", 4, True), ("auto", "cpu", "fp32", 2, True),
+    ("auto", "cpu", "int8", 4, False),  # jobs at once made more (README)
+    ("on", "cpu", "int8", 1, True), ("off", "cuda", "bf16", 8, False), ("off", "cpu", "bf16", 4, False),
 ])
-def test_the_setting_per_device_precision_and_jobs(setting, device, precision, jobs, cores, batches):
-    assert batcher.wanted(setting, device, precision, jobs, cores) is batches
+def test_the_setting_per_device_precision_and_jobs(setting, device, precision, jobs, batches):
+    assert batcher.wanted(setting, device, precision, jobs) is batches
 
 
 def test_an_engine_reads_the_jobs_at_once_for_auto(standin_hf_home, catalog, monkeypatch):
-    monkeypatch.setattr(cores, "cpu_cores", lambda: 2)
     monkeypatch.setenv("KOKORO_CONCURRENCY", "3")
     assert Engine(catalog, precision="fp32").batcher is not None  # KOKORO_BATCH_JOBS=auto on this CPU
     monkeypatch.setenv("KOKORO_CONCURRENCY", "1")
@@ -177,10 +139,8 @@ JOBS = [("A first sentence for the first job. And its second sentence, a little 
         ("A fourth job, slower, in a blend. It also has two sentences.", "af_bella:0.6,af_heart:0.4", 0.8)]
 
 
-def test_concurrent_jobs_are_batched_and_each_sounds_as_alone(standin_hf_home, catalog, fixed_source, one_thread):
-    """fp32 (see test_batching: bf16's rounding depends on the batch's shape), one torch thread (the
-    rows' decoders run one thread each, and the stand-in's random decoder turns another thread
-    count's rounding into 1e-3 of the peak; on the real weights 1 or 2 threads differ by 43 dB SNR)."""
+def test_concurrent_jobs_are_batched_and_each_sounds_as_alone(standin_hf_home, catalog, fixed_source):
+    """fp32 (see test_batching: bf16's rounding depends on the batch's shape)."""
     together = Engine(catalog, precision="fp32", batch_jobs="on")
     alone = Engine(catalog, precision="fp32", batch_jobs="off")
     assert alone.batcher is None
@@ -188,13 +148,9 @@ def test_concurrent_jobs_are_batched_and_each_sounds_as_alone(standin_hf_home, c
                 for t, v, s in JOBS]
     together.synthesize(requests[2])  # loads the model and voices before the jobs race
     together.batcher.sizes.clear()
-    kmodel, on_workers = together.model("v1.0"), []
-    eager = kmodel.decoder  # what the row pool's workers run where no compiled one is made for them
-    kmodel.row_decoder = lambda *a: on_workers.append(cores.on_worker()) or eager(*a)
     results = {}
     _in_threads(*(lambda i=i: results.__setitem__(i, together.synthesize(requests[i])) for i in range(len(JOBS))))
     assert max(together.batcher.sizes) >= 2  # jobs really shared passes
-    assert on_workers and all(on_workers)  # rows' decoders ran a core each (worker.model.cores)
     for i, request in enumerate(requests):
         expected = alone.synthesize(request)
         got = results[i]

@@ -79,7 +79,7 @@ def test_a_batch_of_one_is_kokoros_forward(fp32, catalog, fixed_source):
     assert torch.allclose(batched, alone, rtol=0, atol=1e-6 * float(alone.abs().max()))
 
 
-def test_synthesize_many_matches_synthesize(fp32, catalog, fixed_source, one_thread):
+def test_synthesize_many_matches_synthesize(fp32, catalog, fixed_source):
     engine = fp32
     text = "Two sentences here. And a second, longer one."
     requests = [parse_request({"text": text, "voice": v, "speed": s}, catalog)
@@ -100,7 +100,7 @@ def test_synthesize_many_takes_one_text_only(engine, catalog):
         engine.synthesize_many([a, b])
 
 
-def test_blends_and_more_voices_than_one_batch(fp32, catalog, fixed_source, monkeypatch, one_thread):
+def test_blends_and_more_voices_than_one_batch(fp32, catalog, fixed_source, monkeypatch):
     engine = fp32
     monkeypatch.setattr("worker.model.engine.BATCH_MAX", 2)
     calls = []

@@ -29,7 +29,6 @@ def test_auto_compiles_only_where_it_pays(catalog, monkeypatch, precision, devic
     monkeypatch.setattr(fp, "resolve", lambda setting, device, flags=None, onnx=None: precision)
     engine = Engine(catalog, device=device, compile="auto", batch_jobs=batch_jobs)
     assert engine.compile == expected
-    assert engine.compile_rows == (batch_jobs == "on")  # the row pool's one-thread decoder too
     assert not fp.compile_pays("bf16", "cuda") and fp.compile_pays("bf16", "cpu")
 
 

@@ -1,171 +1,65 @@
-"""The row pool (worker.model.cores): a batch's rows on every core at once, one torch thread each."""
+"""The CPU's cores (worker.model.cores) and how a batch's rows use them: one row after another on
+every core, by the decoder a compile tried them on."""
 
 from __future__ import annotations
 
 import os
-import threading
 
 import pytest
 import torch
 
-from worker.model import cores
+from worker.model import batching, cores
 from worker.model import precision as fp
-from worker.model.cores import RowPool
 from worker.service.request import parse_request
 
 
-def test_rows_run_at_once_each_on_one_torch_thread_and_come_back_in_order():
-    pool = RowPool(workers=2)
-    both_running = threading.Barrier(2, timeout=30)  # broken (an error) if the rows ran in turn
-
-    def row(i: int) -> tuple[int, int, str]:
-        both_running.wait()
-        return i, torch.get_num_threads(), threading.current_thread().name
-
-    results = pool.map(row, [0, 1])
-    assert [i for i, _, _ in results] == [0, 1]
-    assert [threads for _, threads, _ in results] == [1, 1]
-    assert len({name for _, _, name in results}) == 2
-
-
-def test_the_callers_thread_count_is_kept_and_a_lone_row_runs_in_the_caller():
-    threads = torch.get_num_threads()
-    pool = RowPool(workers=2)
-    assert torch.get_num_threads() == threads
-    seen = []
-    threading.Thread(target=lambda: seen.append(torch.get_num_threads())).start()  # a thread made later
-    assert pool.map(lambda i: (threading.current_thread(), torch.get_num_threads()), [0]) == [
-        (threading.current_thread(), threads)]
-    assert seen == [threads]
-
-
-def test_the_longest_rows_start_first():
-    pool = RowPool(workers=1)
-    started = []
-    results = pool.map(lambda n: started.append(n) or n * 10, [1, 5, 3, 4], size=lambda n: n)
-    assert started == [5, 4, 3, 1] and results == [10, 50, 30, 40]
-
-
-def test_rows_run_under_the_callers_inference_mode_and_autocast():
-    pool = RowPool(workers=2)
-    a, b = torch.ones(4, 4), torch.ones(4, 4)
-
-    def row(_):
-        return torch.is_inference_mode_enabled(), (a @ b).dtype
-
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-        inside = pool.map(row, [0, 1])
-    outside = pool.map(row, [0, 1])
-    assert inside == [(True, torch.bfloat16)] * 2
-    assert outside == [(False, torch.float32)] * 2
-
-
-def test_a_batch_decodes_its_rows_on_the_pool_in_turn_on_one_core_and_padded_on_a_gpu(engine, monkeypatch):
-    from worker.model import batching
-
+def test_a_batch_on_a_cpu_decodes_each_row_alone_on_its_own_frames(engine, monkeypatch):
     kmodel = engine.model("v1.0")
-    rows = engine._decode_rows(kmodel)
-    assert rows.__self__ is cores.shared() and rows.__name__ == "map"
-    assert engine._decode_rows(kmodel, wait=False).__name__ == "submit"  # the batcher's: futures
-    monkeypatch.setattr(cores, "cpu_cores", lambda: 1)
-    assert engine._decode_rows(kmodel) is batching.in_turn
-    monkeypatch.setattr(engine, "device", "cuda")
-    assert engine._decode_rows(kmodel) is None
+    request = parse_request({"text": "x", "voice": "af_heart"}, engine.catalog)
+    pack = engine.voice_pack(request)
+    styles = torch.cat([pack[4], pack[9]])
+    calls = []
+    forward = kmodel.decoder.forward
 
+    def recording(asr, f0, noise, style):
+        calls.append((asr.shape[0], asr.shape[-1], f0.shape[-1], torch.get_num_threads()))
+        return forward(asr, f0, noise, style)
 
-def test_rows_on_the_workers_run_their_own_decoder_and_a_lone_row_the_callers(engine, monkeypatch):
-    """A compiled decoder's kernels keep the thread count they were compiled for: the workers must
-    run the one compiled for one thread (kmodel.row_decoder), the caller with every core the other."""
-    from worker.model import batching
-
-    kmodel, seen = engine.model("v1.0"), []
-    eager = kmodel.decoder
-
-    class Recorder(torch.nn.Module):  # kmodel.decoder must stay a module
-        def __init__(self, name):
-            super().__init__()
-            self.name = name
-
-        def forward(self, *a):
-            seen.append((self.name, cores.on_worker()))
-            return eager(*a)
-
-    def recorder(name):
-        return Recorder(name)
-
-    monkeypatch.setattr(kmodel, "decoder", recorder("every core"), raising=False)
-    monkeypatch.setattr(kmodel, "row_decoder", recorder("one thread"), raising=False)
-    pack = engine.voice_pack(parse_request({"text": "x", "voice": "af_heart"}, engine.catalog))
-    texts = ["hˈɛlO", "ðə kwˈɪk bɹˈWn fˈɑks."]
-    styles = torch.cat([pack[len(p) - 1] for p in texts])
-    with torch.inference_mode(), fp.autocast(engine.precision, engine.device):  # a bf16 model's weights are bf16
-        batching.forward_batch(kmodel, texts, styles, [1.0, 1.0], decode_rows=cores.shared().map)
-        assert sorted(seen) == [("one thread", True)] * 2
-        seen.clear()
-        batching.forward_batch(kmodel, texts[:1], styles[:1], [1.0], decode_rows=cores.shared().map)
-        assert seen == [("every core", False)]  # nothing else in flight: the caller's thread, every core
-
-
-def test_the_rows_decoder_is_compiled_for_one_thread_on_a_worker_and_stays_eager_if_that_fails(engine, monkeypatch):
-    from worker.model import precision
-
-    kmodel = engine.model("v1.0")
-    eager, compiled = kmodel.decoder, []
-
-    def fake_compile(module, **kwargs):  # what torch.compile is asked for, and where its trial runs
-        def run(*a):
-            compiled.append((kwargs, cores.on_worker()))
-            return eager(*a)
-        return run
-
-    monkeypatch.setattr(torch, "compile", fake_compile)
-    style = engine.voice_pack(parse_request({"text": "x", "voice": "af_heart"}, engine.catalog))[4]
-    assert not hasattr(kmodel, "row_decoder")
-    try:
-        assert precision.compile_rows(kmodel, "cpu", engine.precision, style)
-        assert compiled and all(c == ({"dynamic": True, "options": {"cpp.threads": 1}}, True) for c in compiled)
-        assert kmodel.row_decoder is not eager
-    finally:
-        del kmodel.row_decoder  # the session's engine keeps its eager rows
-
-    def failing(module, **kwargs):
-        def run(*a):
-            raise RuntimeError("no C++ compiler")
-        return run
-
-    monkeypatch.setattr(torch, "compile", failing)
-    assert not precision.compile_rows(kmodel, "cpu", engine.precision, style)
-    assert not hasattr(kmodel, "row_decoder")  # the workers run the eager decoder
+    monkeypatch.setattr(kmodel.decoder, "forward", recording)
+    with fp.forward_pass(engine.precision, "cpu"):
+        waves = batching.forward_batch(kmodel, ["hˈɛlO", "ðə kwˈɪk bɹˈWn fˈɑks."], styles, [1.0, 1.0],
+                                       durations=True, rows_alone=True)
+    frames = [int(f.sum()) for _, f in waves]
+    assert frames[0] < frames[1]
+    # one row per call, each on its own frames (no padding), on every core this thread has
+    assert calls == [(1, n, 2 * n, torch.get_num_threads()) for n in frames]
 
 
 @pytest.mark.parametrize("background", [True, False], ids=["background", "at-load"])
-def test_a_batching_engines_compile_tries_every_path_its_decoders_will_run(engine, monkeypatch, background):
-    """A compiled decoder meeting inputs its trials did not show it compiles again, in a job: the
-    every-core one must have seen kokoro's own forward and a batch's lone row, the workers' one a
-    batch's row on a worker."""
+def test_a_compile_on_a_cpu_tries_both_paths_its_decoder_will_run(engine, monkeypatch, background):
+    """A compiled decoder meeting inputs its trials did not show it compiles again, in a job: it
+    must have seen kokoro's own forward and a batch's row (voices, speeds, concurrent jobs)."""
     from worker.model import precision
 
     kmodel, trials = engine.model("v1.0"), []
     eager = kmodel.decoder
-    monkeypatch.setattr(torch, "compile", lambda module, **kw: module)
-    monkeypatch.setattr(precision, "_trial", lambda kmodel, device, prec, style, batch=False, **swap: trials.append(
-        (batch, *swap, cores.on_worker())))
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda module, **kw: compiled.append(module) or module)
+    monkeypatch.setattr(precision, "_trial", lambda kmodel, device, prec, style, decoder, batch=False: trials.append(
+        (batch, decoder is compiled[-1])))
     style = engine.voice_pack(parse_request({"text": "x", "voice": "af_heart"}, engine.catalog))[4]
     try:
         if background:
-            precision.compile_in_background(kmodel, "cpu", "fp32", style, "v1.0", rows=True).join()
+            precision.compile_in_background(kmodel, "cpu", "fp32", style, "v1.0").join()
         else:
             monkeypatch.setattr(engine, "compile", "on")
-            monkeypatch.setattr(engine, "compile_rows", True)
             monkeypatch.setattr(engine, "_first_pack", lambda name: [style] * 5)
             engine._models.pop("v1.0")
             engine.model("v1.0")
-        assert sorted(trials) == [(False, "decoder", False), (True, "decoder", False), (True, "row_decoder", True)]
+        assert sorted(trials) == [(False, True), (True, True)]  # each path, by the compiled decoder
     finally:
         engine._models["v1.0"] = kmodel
         kmodel.decoder = eager
-        kmodel.__dict__.pop("row_decoder", None)
-        kmodel._modules.pop("row_decoder", None)
 
 
 @pytest.mark.skipif(cores._openmp_pause() is None or torch.get_num_threads() < 2,

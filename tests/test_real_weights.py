@@ -68,6 +68,8 @@ def test_a_copy_must_come_from_a_real_pack(tmp_path):
 @pytest.mark.long  # the first compile takes 1-2 minutes on a 2-core CPU (cached on disk after)
 def test_the_compiled_decoder_says_the_same_words_in_the_same_time(real_engine, real_hf_home, recogniser):
     """KOKORO_COMPILE: what the recogniser hears and every chunk's length are those of the eager model."""
+    from torch._dynamo.utils import counters
+
     from tests.realspeech.hearing import assert_heard
     from tests.realspeech.texts import EN_SHORT, JA_SHORT
     from worker.model.engine import Engine
@@ -77,12 +79,18 @@ def test_the_compiled_decoder_says_the_same_words_in_the_same_time(real_engine, 
     # one load of the real weights fewer.
     eager = real_engine if real_engine.precision == precision and real_engine.compile == "off" else \
         Engine(cache_dir=real_hf_home / "hub", precision=precision)
+    graphs = counters["stats"]["unique_graphs"]
     compiled = Engine(cache_dir=real_hf_home / "hub", precision=precision, compile="on")
     assert compiled.model("v1.0").decoder is not eager.model("v1.0").decoder
     assert type(compiled.model("v1.0").decoder).__name__ == "OptimizedModule"  # it did compile
+    # once, for kokoro's own forward and a batch's rows alike (the style's tensor kind had made it twice)
+    assert counters["stats"]["unique_graphs"] == graphs + 1
     for text, voice, language, heard_as in ((EN_SHORT, "af_heart", "en-us", "en"), (JA_SHORT, "jf_nezumi", "ja", "ja")):
         request = parse_request({"text": text, "voice": voice, "language": language}, real_engine.catalog)
         eager_run, fast = eager.synthesize(request), compiled.synthesize(request)
         for a, b in zip(fast.result.chunks, eager_run.result.chunks, strict=True):  # the same frames; the trim
             assert a.duration_s == pytest.approx(b.duration_s, rel=0.01)  # of edge silence may move 10 ms
         assert_heard(recogniser, fast.audio, text, heard_as)
+    faster = parse_request({"text": EN_SHORT, "voice": "af_heart", "speed": 1.2}, real_engine.catalog)
+    assert_heard(recogniser, compiled.synthesize(faster).audio, EN_SHORT, "en")  # a batch's path (rows alone)
+    assert counters["stats"]["unique_graphs"] == graphs + 1  # and no job compiled it again

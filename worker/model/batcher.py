@@ -10,9 +10,8 @@ says it is in progress with `with batcher.job():` around its chunks, so a batch 
 Why a bounded window and not "whoever is waiting now": jobs reach their next chunk at different
 moments (G2P, a slow reader of the stream), and a batch that closes on the first chunk would
 mostly hold one. Why one model thread: forward passes of separate jobs at once only fight over the
-cores (and over GPU memory); in turn, each sees the whole device. On a CPU the engine hands each
-row's decoder to a core of its own (worker/model/cores.py) and `run` returns futures: this thread
-then goes on to the next batch's front end while the cores decode.
+cores (and over GPU memory); in turn, each sees the whole device (on a CPU the batch's decoders,
+too, run row by row on every core: worker/model/batching.py).
 """
 
 from __future__ import annotations
@@ -33,19 +32,18 @@ log = logging.getLogger("kokoro.batcher")
 WINDOW_S = 0.03  # a few tens of ms: short beside a chunk's forward pass (0.1-3 s), long beside G2P's handoff
 
 
-def wanted(setting: str, device: str, precision: str = "fp32", concurrency: int = 1, cores: int = 2) -> bool:
-    """KOKORO_BATCH_JOBS resolved. `auto` batches on CUDA, and on a CPU of 2 cores or more where
-    several jobs run at once (KOKORO_CONCURRENCY > 1) through torch (not with int8's ONNX Runtime
-    decoder: there jobs at once, each on its share of the cores, made 1.17x batching's audio).
-    There, against each job on its share of the cores, batching keeps every core for a lone job (one
-    thread decodes 1.6-2.2x slower than two) and made 0.99-1.06x the audio per second of 4-8 jobs
-    (bench/throughput.py, README "Batching concurrent jobs"); one job at a time
-    (KOKORO_CONCURRENCY=1) has nothing to batch, and on 2 cores it makes as much as batching."""
+def wanted(setting: str, device: str, precision: str = "fp32", concurrency: int = 1) -> bool:
+    """KOKORO_BATCH_JOBS resolved. `auto` batches on CUDA, and on a CPU where several jobs run at once
+    (KOKORO_CONCURRENCY > 1) through torch (not with int8's ONNX Runtime decoder: there jobs at once,
+    each on its share of the cores, made 1.17x batching's audio). There a lone job keeps every core,
+    and 4 jobs batched made BATCH_FIGURE the audio per second of the same jobs one at a time
+    (bench/throughput.py, README "Batching concurrent jobs"); one job at a time (KOKORO_CONCURRENCY=1)
+    has nothing to batch."""
     if setting != "auto":
         return setting == "on"
     if device.startswith("cuda"):
         return True
-    return device == "cpu" and concurrency > 1 and cores >= 2 and precision != "int8"
+    return device == "cpu" and concurrency > 1 and precision != "int8"
 
 
 @dataclass(eq=False)  # compared by identity: items hold tensors
@@ -56,9 +54,9 @@ class _Waiting:
 
 
 class Batcher:
-    """Collects chunks from concurrent jobs and runs `run(key, items) -> results` (values, or futures
-    of them) on a batch of them, one batch at a time, in its own thread. A failed batch of several is
-    retried chunk by chunk, so one bad chunk fails its own job only."""
+    """Collects chunks from concurrent jobs and runs `run(key, items) -> results` on a batch of them,
+    one batch at a time, in its own thread. A failed batch of several is retried chunk by chunk, so
+    one bad chunk fails its own job only."""
 
     def __init__(self, run: Callable[[Hashable, list], list], window_s: float = WINDOW_S, limit: int = 8):
         self._run = run
@@ -66,7 +64,6 @@ class Batcher:
         self._cond = threading.Condition()
         self._waiting: list[_Waiting] = []
         self._jobs = 0
-        self._making = 0  # chunks whose audio is still being made after their batch (futures)
         self._thread: threading.Thread | None = None
         self._pid = 0  # the process that started the thread: a forked child (ZeroGPU) starts its own
         self.sizes: deque[int] = deque(maxlen=100)  # the latest batches' sizes: for tests and the bench
@@ -100,9 +97,8 @@ class Batcher:
             while not self._waiting:
                 self._cond.wait()
             deadline = time.monotonic() + self.window_s
-            # Every job in progress has a chunk waiting, or the window is over. A job whose last
-            # chunk is still being made (a future) cannot hand in its next one yet: not waited for.
-            while len(self._waiting) < min(self._jobs - self._making, self.limit):
+            # Every job in progress has a chunk waiting, or the window is over.
+            while len(self._waiting) < min(self._jobs, self.limit):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -130,32 +126,10 @@ class Batcher:
                     self._run_alone(w)
                 continue
             for w, result in zip(batch, results):
-                self._hand(w.future, result)
+                w.future.set_result(result)
 
     def _run_alone(self, w: _Waiting) -> None:
         try:
-            self._hand(w.future, self._run(w.key, [w.item])[0])
+            w.future.set_result(self._run(w.key, [w.item])[0])
         except Exception as exc:  # noqa: BLE001
             w.future.set_exception(exc)
-
-    def _hand(self, future: Future, result: Any) -> None:
-        if not isinstance(result, Future):
-            future.set_result(result)
-            return
-        with self._cond:  # still being made (a CPU's row pool): handed on when done
-            self._making += 1
-
-        def made(done: Future) -> None:
-            with self._cond:
-                self._making -= 1
-                self._cond.notify_all()  # its job may now hand in its next chunk
-            _settle(future, done)
-
-        result.add_done_callback(made)
-
-
-def _settle(future: Future, done: Future) -> None:
-    if done.exception() is not None:
-        future.set_exception(done.exception())
-    else:
-        future.set_result(done.result())

@@ -3,8 +3,8 @@
 KModel speaks one utterance at a time. Two kinds of batch are run here: Audition and A/B read the
 *same* phonemes in many voices (ALBERT and the text encoder then run once for all of them), and
 concurrent jobs read *their own* next chunks (worker.model.batcher: the tokens are padded too).
-Everything after the durations runs as one batch padded to the longest row (on a GPU; on a CPU
-the decoder runs row by row, a core each: worker/model/cores.py says why). Padding alone would
+Everything after the durations runs as one batch padded to the longest row on a GPU; on a CPU
+the decoder runs row by row on every core (`rows_alone`, forward_batch says why). Padding alone would
 change the audio (attention and instance norms would average over it, convolutions and LSTMs would
 read it, the STFT would reflect at the wrong end), so ALBERT masks it, every step here zeroes it
 before a convolution reads it, normalises over each row's own frames, packs the LSTMs, and runs the
@@ -14,22 +14,9 @@ layers are called: its weights are ours."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-
-from worker.model import cores
-
-# (fn, rows, size of a row) -> [fn(row) for row in rows] (or their futures), however the rows are spread
-RowMap = Callable[[Callable[[int], Any], list[int], Callable[[int], int]], list]
-
-
-def in_turn(fn, rows, size=None) -> list:
-    """A RowMap that runs the rows one after another in the calling thread."""
-    return [fn(row) for row in rows]
 
 
 def scaled_durations(duration: torch.Tensor, speeds: torch.Tensor) -> torch.Tensor:
@@ -58,23 +45,25 @@ def scaled_durations(duration: torch.Tensor, speeds: torch.Tensor) -> torch.Tens
 
 @torch.inference_mode()
 def forward_many(kmodel, phonemes: str, styles: torch.Tensor, speeds: list[float],
-                 exact_speed: bool = True, durations: bool = False, decode_rows: RowMap | None = None) -> list:
+                 exact_speed: bool = True, durations: bool = False, rows_alone: bool = False) -> list:
     """Audio (1-D, on the CPU) for each style row [B, 256] reading `phonemes` at its speed.
     exact_speed: durations by `scaled_durations`; False rounds each token as kokoro does.
     durations: (audio, frames per input token) for each row instead, for word timings.
-    decode_rows: see forward_batch."""
-    return forward_batch(kmodel, [phonemes] * styles.shape[0], styles, speeds, exact_speed, durations, decode_rows)
+    rows_alone: see forward_batch."""
+    return forward_batch(kmodel, [phonemes] * styles.shape[0], styles, speeds, exact_speed, durations, rows_alone)
 
 
 @torch.inference_mode()
 def forward_batch(kmodel, phonemes: list[str], styles: torch.Tensor, speeds: list[float],
-                  exact_speed: bool = True, durations: bool = False, decode_rows: RowMap | None = None) -> list:
+                  exact_speed: bool = True, durations: bool = False, rows_alone: bool = False) -> list:
     """forward_many for rows that each read their own phonemes (the chunks of concurrent jobs):
     the tokens are padded too, ALBERT masks them from attention, and the text encoders and LSTMs
     pack each row to its own length. One text for every row runs ALBERT and the text encoder once.
-    decode_rows: (fn, rows, size) -> [fn(row) ...] or their futures, to run each row's decoder
-    alone on its own frames (worker.model.cores.RowPool: on a CPU, a core per row); the result is
-    then whatever it returns. None: the decoder too in one padded pass (a GPU's way)."""
+    rows_alone: each row's decoder (~90 % of the work) then runs by itself on its own frames, one
+    row after another (a CPU's way); else the decoder too runs in one padded pass (a GPU's way).
+    Why on a CPU: padding does not make the decoder cheaper per sample there (its convolutions cost
+    the same per row, and many rows' activations no longer stay in cache), and one row on every
+    core beat rows a core each at once (README "Batching concurrent jobs")."""
     device = kmodel.device
     rows = [[i for i in (kmodel.vocab.get(p) for p in text) if i is not None] for text in phonemes]
     assert max(map(len, rows)) + 2 <= kmodel.context_length, (max(map(len, rows)) + 2, kmodel.context_length)
@@ -116,27 +105,21 @@ def forward_batch(kmodel, phonemes: list[str], styles: torch.Tensor, speeds: lis
 
     f0, noise = _f0n(pred, en, s_pro, frames)
     dec = kmodel.decoder
-    if decode_rows is None and not getattr(dec, "one_row", False):
+    if not rows_alone and not getattr(dec, "one_row", False):
         waves = _decode(dec, asr, f0, noise, s_dec, frames)
         return [(wave, pred_dur[b, :n].cpu()) for b, (wave, n) in enumerate(zip(waves, token_counts))] \
             if durations else waves
 
-    # A compiled decoder's kernels keep the thread count they were compiled for: the row pool's
-    # one-thread workers run the one compiled for them, else the eager one (worker/model/cores.py).
-    on_workers = getattr(kmodel, "row_decoder", None)
-    if on_workers is None:
-        on_workers = getattr(dec, "_orig_mod", dec)
-
     def alone(b: int):
         """Row b by kokoro's own decoder on its own frames (int8's decoder reads one row at a time)."""
-        n, run = frames[b], on_workers if cores.on_worker() else dec
+        n = frames[b]
         row = (asr[b:b + 1, :, :n], f0[b:b + 1, :2 * n], noise[b:b + 1, :2 * n], s_dec[b:b + 1])
         # Fresh contiguous tensors: a compiled decoder's guards then see one layout for every row (a
         # view's strides and offset differ per row, and each difference compiled anew).
-        wave = run(*(x.clone(memory_format=torch.contiguous_format) for x in row)).squeeze().cpu()
+        wave = dec(*(x.clone(memory_format=torch.contiguous_format) for x in row)).squeeze().cpu()
         return (wave, pred_dur[b, :token_counts[b]].cpu()) if durations else wave
 
-    return (decode_rows or in_turn)(alone, list(range(batch)), frames.__getitem__)
+    return [alone(b) for b in range(batch)]
 
 
 def _packed(lstm, x: torch.Tensor, lengths: list[int]) -> torch.Tensor:

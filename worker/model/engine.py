@@ -18,7 +18,7 @@ import torch
 from worker.core import settings
 from worker.core.catalog import Catalog
 from worker.core.errors import InputError, KokoroError, snippet
-from worker.model import batcher, batching, cores, memory
+from worker.model import batcher, batching, memory
 from worker.model import precision as fp
 from worker.model.weights import Weights
 from worker.service.request import SynthesisRequest
@@ -62,13 +62,10 @@ class Engine(Weights):
         self.lexicon = lexicon.configured() if pronunciations is None else pronunciations
         # KOKORO_BATCH_JOBS: concurrent jobs' chunks share forward passes (worker/model/batcher.py)
         batches = batcher.wanted(batch_jobs or settings.batch_jobs(), self.device, self.precision,
-                                 settings.concurrency(), cores.cpu_cores())
-        self.batcher = batcher.Batcher(self._speak_batch, limit=BATCH_MAX) if batches else None
+                                 settings.concurrency())
+        self.batcher = batcher.Batcher(self._speak_together, limit=BATCH_MAX) if batches else None
         if self.compile == "auto":  # where it pays, without delaying start-up
             self.compile = "background" if fp.compile_pays(self.precision, self.device) else "off"
-        # a batch's rows decode alone on a CPU (the row pool, a lone row in the batcher's thread): their
-        # compiles are tried that way (a GPU decodes the padded batch)
-        self.compile_rows = batches and self.device == "cpu"
 
     def phonemizer(self, request: SynthesisRequest) -> g2p.G2P:
         """The request's G2P, fed text reshaped so nothing is cut (normalize.for_g2p); a G2P
@@ -133,36 +130,20 @@ class Engine(Weights):
             (wave, frames), = self._speak_together(request.model, [item])
         return spoken(index, chunk, wave, request.speed, self._check(request, index, chunk), frames, kmodel.vocab)
 
-    def _speak_together(self, model: str, items: list[tuple[str, torch.Tensor, float]],
-                        rows: batching.RowMap | None = None) -> list:
+    def _speak_together(self, model: str, items: list[tuple[str, torch.Tensor, float]]) -> list:
         """(audio, frames per token) for each (phonemes, style, speed): one chunk at speed 1 by
-        kokoro's own forward, anything else in one padded pass (durations that follow the speed);
-        `rows`: how that pass runs its decoders (batching.forward_batch)."""
+        kokoro's own forward, anything else in one padded pass (durations that follow the speed)
+        whose decoders, on a CPU, run row by row (batching.forward_batch says why). Also the
+        batcher's pass over concurrent jobs' chunks."""
         kmodel = self.model(model)
         phonemes, styles, speeds = zip(*items)
         with fp.forward_pass(self.precision, self.device):
-            if speeds == (1.0,) and rows is None:
-                out = kmodel(phonemes[0], styles[0], 1.0, return_output=True)
+            if speeds == (1.0,):  # the style cloned here is an inference tensor, as a batch's rows are: a
+                # compiled decoder's guards then take both paths for one (else it compiles twice)
+                out = kmodel(phonemes[0], styles[0].clone(), 1.0, return_output=True)
                 return [(out.audio, out.pred_dur)]
             return batching.forward_batch(kmodel, list(phonemes), torch.cat(styles), list(speeds), durations=True,
-                                          decode_rows=rows)
-
-    def _speak_batch(self, model: str, items: list[tuple[str, torch.Tensor, float]]) -> list:
-        """The batcher's pass over concurrent jobs' chunks. On a CPU the decoders go to the row pool
-        and the batcher moves on at once: the next batch's front end runs while the cores decode
-        this one's rows, and each job gets its audio when its own row is done (futures)."""
-        return self._speak_together(model, items, self._decode_rows(self.model(model), wait=False))
-
-    def _decode_rows(self, kmodel, wait: bool = True) -> batching.RowMap | None:
-        """How a batch's decoders run (batching.forward_batch): None on a GPU, one padded pass. On a
-        CPU row by row, each alone on its own frames: a core each on the row pool (worker/model/cores.py;
-        `wait`: results, else futures), or in turn on a single core."""
-        if self.device != "cpu":
-            return None
-        if cores.cpu_cores() < 2:
-            return batching.in_turn
-        pool = cores.shared()
-        return pool.map if wait else pool.submit
+                                          rows_alone=self.device == "cpu")
 
     def _in_progress(self) -> contextlib.AbstractContextManager:
         """A job speaking chunks: batches wait for its next one (nothing without batching)."""
@@ -249,7 +230,7 @@ class Engine(Weights):
                 styles = torch.cat([self._style(r, chunk) for r in group])
                 with fp.forward_pass(self.precision, self.device):
                     waves = batching.forward_many(kmodel, chunk.phonemes, styles, [self._speed(r, chunk) for r in group],
-                                                  durations=True, decode_rows=self._decode_rows(kmodel))
+                                                  durations=True, rows_alone=self.device == "cpu")
                 for offset, (wave, frames) in enumerate(waves):
                     pieces[lo + offset].append(spoken(index, chunk, wave, group[offset].speed, note,
                                                       frames, kmodel.vocab))

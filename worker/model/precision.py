@@ -163,30 +163,29 @@ def compile_pays(precision: str, device: str) -> bool:
     return precision == "bf16" and device == "cpu"
 
 
-def _trial(kmodel: torch.nn.Module, device: str, precision: str, style: torch.Tensor, batch: bool = False,
-           **swap: torch.nn.Module) -> None:
-    """Forward passes of two lengths with `swap`'s decoders (decoder=..., row_decoder=...), on a
-    shallow copy of the model that shares every other weight and module, so jobs on `kmodel` run on
-    meanwhile. Two lengths: a dynamic-shape graph is then settled before any job meets it. batch:
-    through a batch's path (batching.forward_batch, one row each), whose decoder inputs a compiled
-    decoder must also have seen (its guards tell them from kokoro's own forward's)."""
+def _trial(kmodel: torch.nn.Module, device: str, precision: str, style: torch.Tensor, decoder: torch.nn.Module,
+           batch: bool = False) -> None:
+    """Forward passes of two lengths with `decoder`, on a shallow copy of the model that shares every
+    other weight and module, so jobs on `kmodel` run on meanwhile. Two lengths: a dynamic-shape graph
+    is then settled before any job meets it. batch: through a batch's path (batching.forward_batch,
+    one row each), whose decoder inputs a compiled decoder must also have seen (its guards tell them
+    from kokoro's own forward's)."""
     from worker.model import batching
 
     trial = copy.copy(kmodel)
-    trial._modules = {**trial._modules, **swap}
+    trial._modules = {**trial._modules, "decoder": decoder}
     for phonemes in _TRIAL_PHONEMES:  # a pass each: between them this thread traces and compiles
         with forward_pass(precision, device):
             if batch:
-                batching.forward_batch(trial, [phonemes], style, [1.0], decode_rows=batching.in_turn)
+                batching.forward_batch(trial, [phonemes], style, [1.0], rows_alone=True)
             else:
-                trial(phonemes, style, 1.0)
+                trial(phonemes, style.clone(), 1.0)  # an inference tensor, as in Engine._speak_together
 
 
 _TRIAL_PHONEMES = ("hˈɛlO", "ðə kwˈɪk bɹˈWn fˈɑks ʤˈʌmps ˌOvəɹ ðə lˈAzi dˈɔɡ.")
 
 
-def compile_decoder(kmodel: torch.nn.Module, device: str, precision: str, style: torch.Tensor,
-                   rows: bool = False) -> bool:
+def compile_decoder(kmodel: torch.nn.Module, device: str, precision: str, style: torch.Tensor) -> bool:
     """KOKORO_COMPILE: the decoder (everything after the durations, ~90 % of a chunk's time) through
     torch.compile, whose fused kernels skip most of the elementwise passes (snake activations,
     AdaIN, bf16 casts) between its convolutions; the convolutions (oneDNN's) are then ~80 % of its
@@ -195,16 +194,16 @@ def compile_decoder(kmodel: torch.nn.Module, device: str, precision: str, style:
     unsupported device) the decoder stays as it was. The durations are not touched (the predictor is
     not compiled). Measured on a 2-core avx512_bf16 VM: the decoder 0.69x its eager time in bf16;
     inductor's freezing was slower (0.8x). The first compile takes 1-2 minutes; inductor caches it on
-    disk (its default folder, /tmp/torchinductor_<user>), and a cached one takes ~30 s.
-    rows: for an engine that batches jobs, whose lone rows run this decoder by the batch's path
-    (its trial too); compile_rows then makes the workers' one."""
+    disk (its default folder, /tmp/torchinductor_<user>), and a cached one takes ~30 s. On a CPU
+    the rows of a batch (concurrent jobs, voices, speeds other than 1) run it by the batch's path,
+    so the trial takes that path too."""
     # inductor's note that it leaves the STFT's complex ops to eager: for its developers, not our logs
     warnings.filterwarnings("ignore", "Torchinductor does not support code generation for complex", UserWarning)
     compiled = torch.compile(kmodel.decoder, dynamic=True)
     try:
-        _trial(kmodel, device, precision, style, decoder=compiled)
-        if rows:  # a batch's lone row runs it too, in the batcher's thread
-            _trial(kmodel, device, precision, style, batch=True, decoder=compiled)
+        _trial(kmodel, device, precision, style, compiled)
+        if device == "cpu":
+            _trial(kmodel, device, precision, style, compiled, batch=True)
     except Exception:  # noqa: BLE001 (inductor's errors have no common base; eager is always right)
         log.info("The decoder stays eager: torch.compile failed here", exc_info=log.isEnabledFor(logging.DEBUG))
         return False
@@ -212,44 +211,16 @@ def compile_decoder(kmodel: torch.nn.Module, device: str, precision: str, style:
     return True
 
 
-def compile_rows(kmodel: torch.nn.Module, device: str, precision: str, style: torch.Tensor) -> bool:
-    """The decoder compiled for the row pool's one-thread workers (worker/model/cores.py), as
-    `kmodel.row_decoder`: inductor writes the thread count into its kernels, and kernels compiled for
-    every core, run on every core at once, oversubscribed them (0.3-1.2x eager, erratic); compiled for
-    one thread, on those workers, they took 0.77x the eager decoder's time (2-core avx512_bf16 VM)."""
-    if device != "cpu" or cores.cpu_cores() < 2:
-        return False
-    eager = getattr(kmodel.decoder, "_orig_mod", kmodel.decoder)
-    # Other options make another backend, so dynamo compiles anew rather than reuse the first one's code.
-    row = torch.compile(eager, dynamic=True, options={"cpp.threads": 1})
-
-    def trial() -> None:
-        with _stoppable():  # this worker is compiling now: an ending process stops it too
-            _trial(kmodel, device, precision, style, batch=True, row_decoder=row)
-
-    try:
-        cores.shared().on_a_worker(trial)
-    except Exception:  # noqa: BLE001 (as in compile_decoder: the rows stay eager)
-        log.info("The rows' decoder stays eager: torch.compile failed", exc_info=log.isEnabledFor(logging.DEBUG))
-        return False
-    kmodel.row_decoder = row
-    return True
-
-
 def compile_in_background(kmodel: torch.nn.Module, device: str, precision: str, style: torch.Tensor,
-                          name: str, rows: bool = False) -> threading.Thread:
+                          name: str) -> threading.Thread:
     """compile_decoder on a daemon thread: the model serves eager at once and compiled from the
     moment the compile is done, so a start-up (the studio's, the worker's) does not wait for it."""
     def run() -> None:
         started = time.perf_counter()
         try:
             with _stoppable():
-                if not compile_decoder(kmodel, device, precision, style, rows):
-                    return
-                log.info("Kokoro %s: the compiled decoder took over after %.0f s (KOKORO_COMPILE)", name,
-                         time.perf_counter() - started)
-                if rows and compile_rows(kmodel, device, precision, style):
-                    log.info("Kokoro %s: the batches' one-thread compiled decoder took over after %.0f s", name,
+                if compile_decoder(kmodel, device, precision, style):
+                    log.info("Kokoro %s: the compiled decoder took over after %.0f s (KOKORO_COMPILE)", name,
                              time.perf_counter() - started)
         except _Stopped:
             log.info("Kokoro %s: the compile was stopped: the process is ending", name)

@@ -44,7 +44,6 @@ class Weights:
         self.cache_dir = cache_dir  # a hub cache folder; None: huggingface_hub's own ($HF_HOME/hub)
         # KOKORO_COMPILE: on (at load), off, or auto (worker/model/precision.py; Engine resolves it)
         self.compile = compile or settings.compile_mode()
-        self.compile_rows = False  # also the row pool's decoder (precision.compile_rows): a batching Engine's
         self._compiling: dict[str, threading.Thread] = {}
         self._models: dict[str, torch.nn.Module] = {}
         self._packs: dict[str, torch.Tensor] = {}
@@ -119,14 +118,11 @@ class Weights:
                                                   hub.beside_cache("kokoro-int8", self.cache_dir))
                 compiled = ""
                 if self.compile == "on" and self.precision != "int8":
-                    style = self._first_pack(name)[4]
-                    ok = fp.compile_decoder(kmodel, self.device, self.precision, style, self.compile_rows)
-                    if ok and self.compile_rows:
-                        fp.compile_rows(kmodel, self.device, self.precision, style)
+                    ok = fp.compile_decoder(kmodel, self.device, self.precision, self._first_pack(name)[4])
                     compiled = ", compiled" if ok else ", not compiled"
                 elif self.compile == "background":
                     self._compiling[name] = fp.compile_in_background(
-                        kmodel, self.device, self.precision, self._first_pack(name)[4], name, self.compile_rows)
+                        kmodel, self.device, self.precision, self._first_pack(name)[4], name)
                     compiled = ", compiling in the background"
                 self._models[name] = kmodel
                 log.info("Loaded %s on %s (%s%s, %d weight-normed layers folded) in %.1f s", what, self.device,

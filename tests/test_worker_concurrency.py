@@ -39,7 +39,7 @@ def spans(jobs: list[dict]) -> list[tuple[float, float]]:
 
 # Each test's worker: its own loopback cloud (endpoint) and settings.
 WORKERS = {
-    # unbatched, each job on its share of the cores (what `auto` does where it does not batch: int8)
+    # unbatched, each job on its share of the cores (KOKORO_BATCH_JOBS=off)
     "test_two_jobs_run_at_once_and_all_complete": (
         "ep-conc", {"KOKORO_CONCURRENCY": "2", "KOKORO_BATCH_JOBS": "off"}),
     "test_with_batching_on_concurrent_jobs_share_passes_and_all_complete": (

@@ -16,7 +16,7 @@ called, so a process (or a test) that changes a variable sees the change; they p
 | KOKORO_CLIP_CACHE_MB, KOKORO_SERVED_MB | 256, 512 | a number ≥ 0 |
 | KOKORO_MAX_RESULT_MB | 15 | a number ≥ 0: the largest job output the handler returns (RunPod refuses ~20 MB) |
 | KOKORO_PRECISION | auto | auto, fp32, bf16, int8 (worker/model/precision.py) |
-| KOKORO_BATCH_JOBS | auto: on for a CUDA device, and on a CPU with KOKORO_CONCURRENCY > 1 (not int8) | auto, on or off (worker/model/batcher.py) |
+| KOKORO_BATCH_JOBS | auto: on for a CUDA device, and on a CPU with KOKORO_CONCURRENCY > 1 | auto, on or off (worker/model/batcher.py) |
 | KOKORO_COMPILE | auto: on for bf16 on a CPU, off elsewhere | auto, on or off (worker/model/precision.py) |
 | KOKORO_SKIP_WARMUP, KOKORO_STREAM, KOKORO_BATCH_VOICES | off | 1/true/yes/on or 0/false/no/off |
 | KOKORO_BACKEND (studio) | runpod if RUNPOD_ENDPOINT_ID is set, else local | runpod, local |

@@ -32,18 +32,15 @@ log = logging.getLogger("kokoro.batcher")
 WINDOW_S = 0.03  # a few tens of ms: short beside a chunk's forward pass (0.1-3 s), long beside G2P's handoff
 
 
-def wanted(setting: str, device: str, precision: str = "fp32", concurrency: int = 1) -> bool:
+def wanted(setting: str, device: str, concurrency: int = 1) -> bool:
     """KOKORO_BATCH_JOBS resolved. `auto` batches on CUDA, and on a CPU where several jobs run at once
-    (KOKORO_CONCURRENCY > 1) through torch (not with int8's ONNX Runtime decoder: there jobs at once,
-    each on its share of the cores, made 1.17x batching's audio). There a lone job keeps every core,
-    and 4 jobs batched made BATCH_FIGURE the audio per second of the same jobs one at a time
-    (bench/throughput.py, README "Batching concurrent jobs"); one job at a time (KOKORO_CONCURRENCY=1)
-    has nothing to batch."""
+    (KOKORO_CONCURRENCY > 1): there 4 jobs batched made 1.08-1.12x the audio per second of the same
+    jobs one at a time and 1.02-1.22x that of the jobs at once, each on its share of the cores (bf16
+    eager and compiled, int8; bench/throughput.py, README "Batching concurrent jobs"), and a lone job
+    keeps every core. One job at a time (KOKORO_CONCURRENCY=1) has nothing to batch."""
     if setting != "auto":
         return setting == "on"
-    if device.startswith("cuda"):
-        return True
-    return device == "cpu" and concurrency > 1 and precision != "int8"
+    return device.startswith("cuda") or (device == "cpu" and concurrency > 1)
 
 
 @dataclass(eq=False)  # compared by identity: items hold tensors

@@ -61,8 +61,7 @@ class Engine(Weights):
         # {language: {word: phonemes}}: KOKORO_LEXICON unless given (worker/text/lexicon.py)
         self.lexicon = lexicon.configured() if pronunciations is None else pronunciations
         # KOKORO_BATCH_JOBS: concurrent jobs' chunks share forward passes (worker/model/batcher.py)
-        batches = batcher.wanted(batch_jobs or settings.batch_jobs(), self.device, self.precision,
-                                 settings.concurrency())
+        batches = batcher.wanted(batch_jobs or settings.batch_jobs(), self.device, settings.concurrency())
         self.batcher = batcher.Batcher(self._speak_together, limit=BATCH_MAX) if batches else None
         if self.compile == "auto":  # where it pays, without delaying start-up
             self.compile = "background" if fp.compile_pays(self.precision, self.device) else "off"

@@ -87,13 +87,6 @@ class Shortlist:
         with self.store.connection() as conn:
             return conn.execute("DELETE FROM shortlist WHERE voice = ?", ((voice or "").strip(),)).rowcount > 0
 
-    def toggle(self, voice: str) -> bool:
-        """Stars an unstarred voice, unstars a starred one; True when it is now shortlisted."""
-        if self.unstar(voice):
-            return False
-        self.star(voice)
-        return True
-
     def annotate(self, voice: str, note: str | None, tags: str | list[str] | None) -> Entry:
         """Replaces a shortlisted voice's note and tags."""
         voice = self._known(voice)

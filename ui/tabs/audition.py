@@ -189,8 +189,8 @@ def build(auditioner: Auditioner, desk: ABDesk, catalog: Catalog, language: str,
                     # Nothing preserved: the label follows the shortlist on every render.
                     star = gr.Button(listed.desk.star_label(item["voice"], starred_ids), size="sm",
                                      key=f"star-{item['voice']}", preserved_by_key=None)
-                    star.click(lambda picked, vid=item["voice"]: listed.desk.toggle(vid, picked),
-                               listed.refreshed[1], listed.refreshed, api_visibility="private")
+                    star.click(lambda picked, shown, vid=item["voice"]: listed.desk.toggle(vid, shown, picked),
+                               [listed.refreshed[1], starred], listed.refreshed, api_visibility="private")
                     with gr.Row():
                         for side, letter in ((0, "A"), (1, "B")):
                             other = form.voice_b if side == 0 else form.voice_a

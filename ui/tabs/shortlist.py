@@ -71,10 +71,16 @@ class ShortlistDesk:
     def star_label(self, voice: str, starred: list[str] | None) -> str:
         return STAR_ON if voice in (starred or []) else STAR_OFF
 
-    def toggle(self, voice: str, picked: str | None = None):
-        """A player's star: shortlists the voice, or takes it off; then `refresh`."""
+    def toggle(self, voice: str, shown: list[str] | None = None, picked: str | None = None):
+        """A player's star: shortlists the voice if the page showed it unstarred (`shown`: the ids the
+        page had starred when clicked), else takes it off; then `refresh`. Decided by what the page
+        showed, not by the database: a double click, or a click delivered twice, then does the same
+        thing twice instead of undoing itself."""
         with as_toast(TITLE):
-            self.shortlist.toggle(voice)
+            if voice in (shown or []):
+                self.shortlist.unstar(voice)
+            else:
+                self.shortlist.star(voice)
         return self.refresh(picked)
 
     def on_pick(self, voice: str | None) -> tuple[str, str]:

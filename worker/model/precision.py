@@ -195,7 +195,7 @@ def compile_decoder(kmodel: torch.nn.Module, device: str, precision: str, style:
     not compiled). Measured on a 2-core avx512_bf16 VM: the decoder 0.69x its eager time in bf16;
     inductor's freezing was slower (0.8x). The first compile takes 1-2 minutes; inductor caches it on
     disk (its default folder, /tmp/torchinductor_<user>), and a cached one takes ~30 s. On a CPU
-    the rows of a batch (concurrent jobs, voices, speeds other than 1) run it by the batch's path,
+    the rows of a batch (concurrent jobs, voices) run it by the batch's path,
     so the trial takes that path too."""
     # inductor's note that it leaves the STFT's complex ops to eager: for its developers, not our logs
     warnings.filterwarnings("ignore", "Torchinductor does not support code generation for complex", UserWarning)

@@ -28,7 +28,9 @@ def _speak(engine, text: str, **fields):
 ], ids=["nul", "zero-width", "control"])
 def test_invisible_and_control_characters_lose_no_words(real_engine, recogniser, text):
     result = _speak(real_engine, text)
-    assert_heard(recogniser, result.audio, f"Hello world, {TAIL}.", "en")  # measured WER 0.0
+    # What is lost after such a character is the tail (6 of 8 words: WER 0.75); one misheard
+    # word ("a story" for "the story", heard once in CI) is the recogniser's, so 0.25 holds.
+    assert_heard(recogniser, result.audio, f"Hello world, {TAIL}.", "en", limit=0.25)
 
 
 def test_a_very_long_token_is_spoken_whole_and_what_follows_too(real_engine, recogniser):

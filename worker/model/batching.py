@@ -230,7 +230,9 @@ def _harmonics(gen, f0_curve, lengths: list[int]) -> torch.Tensor:
     sine_gen = gen.m_source.l_sin_gen
     scale = int(gen.f0_upsamp.scale_factor)  # samples per F0 frame
     f0 = gen.f0_upsamp(f0_curve[:, None]).transpose(1, 2)  # [B, samples, 1]
-    fn = f0 * torch.arange(1, sine_gen.harmonic_num + 2, device=f0.device, dtype=f0.dtype)
+    # fp32 harmonic numbers, as kokoro's own (a FloatTensor): under bf16 autocast f0 is bf16, and
+    # bf16 products summed into the phase below drift by whole cycles (the harmonics jitter).
+    fn = f0 * torch.arange(1, sine_gen.harmonic_num + 2, device=f0.device, dtype=torch.float32)
     rad = (fn / sine_gen.sampling_rate) % 1
     rand_ini = torch.rand(fn.shape[0], fn.shape[2], device=fn.device)
     rand_ini[:, 0] = 0

@@ -62,7 +62,7 @@ class Engine(Weights):
         self.lexicon = lexicon.configured() if pronunciations is None else pronunciations
         # KOKORO_BATCH_JOBS: concurrent jobs' chunks share forward passes (worker/model/batcher.py)
         batches = batcher.wanted(batch_jobs or settings.batch_jobs(), self.device, settings.concurrency())
-        self.batcher = batcher.Batcher(self._speak_batch, limit=BATCH_MAX) if batches else None
+        self.batcher = batcher.Batcher(self._speak_together, limit=BATCH_MAX) if batches else None
         if self.compile == "auto":  # where it pays, without delaying start-up
             self.compile = "background" if fp.compile_pays(self.precision, self.device) else "off"
 
@@ -129,15 +129,11 @@ class Engine(Weights):
             (wave, frames), = self._speak_together(request.model, [item])
         return spoken(index, chunk, wave, request.speed, self._check(request, index, chunk), frames, kmodel.vocab)
 
-    def _speak_together(self, model: str, items: list[tuple[str, torch.Tensor, float]],
-                        batched: bool = False) -> list:
+    def _speak_together(self, model: str, items: list[tuple[str, torch.Tensor, float]]) -> list:
         """(audio, frames per token) for each (phonemes, style, speed): one chunk at speed 1 by
-        kokoro's own forward, anything else in one padded pass (durations that follow the speed).
-        batched: the batcher's pass over concurrent jobs' chunks, whose decoders, on a CPU, run row by
-        row (batching.forward_batch says why). A lone job's chunk at another speed keeps the padded
-        pass: under bf16 its harmonic source decorrelates a blind A/B clip's waveform from the same
-        voice's /generate output, which tests/test_loudness.py relies on (README, "Blind clips and
-        the naive correlation attack": a weakness found, to be fixed)."""
+        kokoro's own forward, anything else in one padded pass (durations that follow the speed)
+        whose decoders, on a CPU, run row by row (batching.forward_batch says why). Also the
+        batcher's pass over concurrent jobs' chunks."""
         kmodel = self.model(model)
         phonemes, styles, speeds = zip(*items)
         with fp.forward_pass(self.precision, self.device):
@@ -146,10 +142,7 @@ class Engine(Weights):
                 out = kmodel(phonemes[0], styles[0].clone(), 1.0, return_output=True)
                 return [(out.audio, out.pred_dur)]
             return batching.forward_batch(kmodel, list(phonemes), torch.cat(styles), list(speeds), durations=True,
-                                          rows_alone=batched and self.device == "cpu")
-
-    def _speak_batch(self, model: str, items: list[tuple[str, torch.Tensor, float]]) -> list:
-        return self._speak_together(model, items, batched=True)
+                                          rows_alone=self.device == "cpu")
 
     def _in_progress(self) -> contextlib.AbstractContextManager:
         """A job speaking chunks: batches wait for its next one (nothing without batching)."""

@@ -15,7 +15,9 @@ requests are), these ways to run them:
 The first three run the same eager model, so their ratio is batching's alone; the last two share
 the compiled model, so theirs is batching's against the fastest ways to run jobs without it. Prints seconds of
 audio made per second of wall time, with the CPU's flags (or the GPU's name). Median of the rounds;
-each timed run follows an untimed one of the same way.
+each timed run follows an untimed one of the same way. Then, for the same jobs started together and
+batched: the seconds until each job's first chunk, with each row handed to its job as soon as it is
+decoded (what the engine does) and with every row held until the whole batch is done.
 Not part of CI: timings flake on shared machines.
 """
 
@@ -60,6 +62,23 @@ def _in_threads(engine, requests) -> float:
     return sum(len(s.audio) for s in results) / 24_000
 
 
+def _first_chunks(engine, requests) -> list[float]:
+    """Seconds from a common start until each job's first chunk (every job spoken to the end)."""
+    started, firsts = time.perf_counter(), []
+
+    def job(request) -> None:
+        for i, _ in enumerate(engine.stream(request)):
+            if i == 0:
+                firsts.append(time.perf_counter() - started)
+
+    threads = [threading.Thread(target=job, args=(r,)) for r in requests]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sorted(firsts)
+
+
 def _one_at_a_time(engine, requests) -> float:
     return sum(len(engine.synthesize(r).audio) for r in requests) / 24_000
 
@@ -88,6 +107,9 @@ def main() -> None:
     plain = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="off", compile="off")
     batched = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="on", compile="off")
     batched._models = plain._models  # one copy of the weights: the same model either way
+    held = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="on", compile="off")
+    held._models = plain._models
+    held.batcher._run = lambda key, items, ready: held._speak_together(key, items)  # rows at the batch's end
     compiled = compiled_batched = None
     if fp.compile_pays(plain.precision, plain.device):
         compiled_batched = Engine(catalog, device=args.device, precision=args.precision, batch_jobs="on",
@@ -113,6 +135,7 @@ def main() -> None:
           "| compiled, one at a time | compiled, at once | compiled, batched | ÷ | ÷ at once |")
     print("|------|---------|---------------|---------|---------|---|---------------"
           "|-------------------------|-------------------|-------------------|---|-----------|")
+    firsts: dict[int, tuple] = {}
     for n in levels:
         requests = _jobs(n, catalog)
         rates: dict[str, list[float]] = {"seq": [], "at_once": [], "batched": [], "compiled": [],
@@ -138,12 +161,34 @@ def main() -> None:
                 if way == "batched":
                     largest = max(batched.batcher.sizes, default=0)
         torch.set_num_threads(threads)
+        if n > 1:
+            firsts[n] = _first_chunk_rounds(batched, held, requests, args.rounds)
         med = {way: statistics.median(r) if r else float("nan") for way, r in rates.items()}
         print(f"| {n:4} | {audio:7.1f} | {med['seq']:13.2f} | {med['at_once']:7.2f} | {med['batched']:7.2f} "
               f"| {med['batched'] / med['seq']:.2f} | {largest:13} | {med['compiled']:23.2f} "
               f"| {med['compiled_at_once']:17.2f} | {med['compiled_batched']:17.2f} "
               f"| {med['compiled_batched'] / med['compiled']:.2f} "
               f"| {med['compiled_batched'] / med['compiled_at_once']:.2f} |", flush=True)
+
+    if firsts:
+        print("\nBatched, all jobs started together: seconds until each job's first chunk (median of the "
+              "rounds), each row handed over when decoded | every row held to the batch's end.\n")
+        print("| jobs | mean, when decoded | mean, held | last job, when decoded | last job, held |")
+        print("|------|--------------------|------------|------------------------|----------------|")
+        for n, (early, late) in firsts.items():
+            print(f"| {n:4} | {statistics.mean(early):18.2f} | {statistics.mean(late):10.2f} "
+                  f"| {early[-1]:22.2f} | {late[-1]:14.2f} |")
+
+
+def _first_chunk_rounds(early_engine, late_engine, requests, rounds: int) -> tuple[list[float], list[float]]:
+    """Per job rank (first served, second, ...), the median over rounds, for both engines (interleaved)."""
+    early, late = [], []
+    for _ in range(rounds):
+        for engine, into in ((early_engine, early), (late_engine, late)):
+            _first_chunks(engine, requests[:2])  # untimed, the same way first
+            into.append(_first_chunks(engine, requests))
+    return ([statistics.median(r[i] for r in early) for i in range(len(requests))],
+            [statistics.median(r[i] for r in late) for i in range(len(requests))])
 
 
 if __name__ == "__main__":

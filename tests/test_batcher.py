@@ -21,7 +21,7 @@ from worker.service.request import parse_request
 
 
 def _recording(calls: list, fail_on: str | None = None):
-    def run(key, items):
+    def run(key, items, ready):
         calls.append((key, list(items)))
         if fail_on in items:
             raise RuntimeError(f"cannot speak {fail_on}")
@@ -104,6 +104,56 @@ def test_one_bad_chunk_fails_its_own_job_only():
     assert results == {"good": "v1.0:good", "bad": "cannot speak bad"}
     assert len(calls[0][1]) == 2  # tried together, then one by one
     assert sorted(items[0] for _, items in calls[1:]) == ["bad", "good"]
+
+
+def test_a_row_made_first_goes_to_its_job_before_the_batch_ends():
+    """On a CPU the batch's rows are decoded one after another: the job of the first row goes on
+    (plays its chunk, hands in its next) while the others are still decoded."""
+    rest_may_finish, results, order = threading.Event(), {}, []
+
+    def rows_in_turn(key, items, ready):
+        ready(0, f"{key}:{items[0]}")  # the first row is made...
+        assert rest_may_finish.wait(30)  # ...and the rest take long
+        return [f"{key}:{item}" for item in items]
+
+    shared = Batcher(rows_in_turn, window_s=30)
+    arrived = threading.Barrier(2)
+
+    def job(name):
+        with shared.job():
+            arrived.wait()
+            results[name] = shared.speak("v1.0", name)
+            order.append(name)
+            if len(order) == 1:
+                rest_may_finish.set()  # only the early job can let the batch finish
+
+    _in_threads(lambda: job("a"), lambda: job("b"))
+    assert rest_may_finish.is_set() and len(order) == 2
+    first = results[order[0]]
+    assert results == {"a": "v1.0:a", "b": "v1.0:b"} and first == f"v1.0:{order[0]}"
+
+
+def test_a_batch_that_fails_after_a_row_was_delivered_retries_only_the_others():
+    calls, results = [], {}
+
+    def first_then_fail(key, items, ready):
+        calls.append(list(items))
+        if len(items) == 1:
+            return [f"{key}:{items[0]}"]
+        ready(0, f"{key}:{items[0]}")
+        raise RuntimeError("out of memory on the second row")
+
+    shared = Batcher(first_then_fail, window_s=30)
+    arrived = threading.Barrier(2)
+
+    def job(name):
+        with shared.job():
+            arrived.wait()
+            results[name] = shared.speak("v1.0", name)
+
+    _in_threads(lambda: job("a"), lambda: job("b"))
+    assert results == {"a": "v1.0:a", "b": "v1.0:b"}
+    assert len(calls) == 2 and len(calls[0]) == 2 and calls[1] == [calls[0][1]]  # only the undelivered
 
 
 def _wait_for(condition, timeout: float = 10) -> None:

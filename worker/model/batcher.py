@@ -4,8 +4,10 @@ Jobs in progress (HTTP requests, queue jobs with KOKORO_CONCURRENCY > 1, studio 
 their next chunk to `Batcher.speak` from their own thread and wait for its audio. One thread runs the
 model: it takes the oldest chunk waiting, waits at most `window_s` for a chunk from every other job
 in progress, then runs the chunks waiting for that model (at most `limit`) together
-(worker.model.batching.forward_batch). A lone job never waits: its batch is complete at once. A job
-says it is in progress with `with batcher.job():` around its chunks, so a batch knows whom to expect.
+(worker.model.batching.forward_batch). A lone job never waits: its batch is complete at once. Where
+the rows come out one after another (a CPU decodes each row alone), each job gets its chunk as soon
+as its row is done, not when the whole batch is. A job says it is in progress with
+`with batcher.job():` around its chunks, so a batch knows whom to expect.
 
 Why a bounded window and not "whoever is waiting now": jobs reach their next chunk at different
 moments (G2P, a slow reader of the stream), and a batch that closes on the first chunk would
@@ -51,11 +53,13 @@ class _Waiting:
 
 
 class Batcher:
-    """Collects chunks from concurrent jobs and runs `run(key, items) -> results` on a batch of them,
-    one batch at a time, in its own thread. A failed batch of several is retried chunk by chunk, so
-    one bad chunk fails its own job only."""
+    """Collects chunks from concurrent jobs and runs `run(key, items, ready) -> results` on a batch of
+    them, one batch at a time, in its own thread; `run` may call `ready(i, result)` as soon as item
+    i's result exists, and that job goes on at once. A failed batch of several is retried chunk by
+    chunk (those already delivered excepted), so one bad chunk fails its own job only."""
 
-    def __init__(self, run: Callable[[Hashable, list], list], window_s: float = WINDOW_S, limit: int = 8):
+    def __init__(self, run: Callable[[Hashable, list, Callable[[int, Any], None]], list],
+                 window_s: float = WINDOW_S, limit: int = 8):
         self._run = run
         self.window_s, self.limit = window_s, limit
         self._cond = threading.Condition()
@@ -111,22 +115,34 @@ class Batcher:
             self.sizes.append(len(batch))
             started = time.perf_counter()
             try:
-                results = self._run(batch[0].key, [w.item for w in batch])
+                results = self._run(batch[0].key, [w.item for w in batch], _deliver(batch))
                 log.debug("%d chunk(s) of %s in one pass: %.2f s", len(batch), batch[0].key,
                           time.perf_counter() - started)
             except Exception as exc:  # noqa: BLE001 (handed to the jobs; this thread must live on)
+                pending = [w for w in batch if not w.future.done()]
                 if len(batch) == 1:
                     batch[0].future.set_exception(exc)
                     continue
-                log.warning("A batch of %d chunks failed (%s); running them one by one", len(batch), exc)
-                for w in batch:
+                log.warning("A batch of %d chunks failed (%s); running the %d undelivered one by one",
+                            len(batch), exc, len(pending))
+                for w in pending:
                     self._run_alone(w)
                 continue
             for w, result in zip(batch, results):
-                w.future.set_result(result)
+                if not w.future.done():
+                    w.future.set_result(result)
 
     def _run_alone(self, w: _Waiting) -> None:
         try:
-            w.future.set_result(self._run(w.key, [w.item])[0])
+            w.future.set_result(self._run(w.key, [w.item], _deliver([w]))[0])
         except Exception as exc:  # noqa: BLE001
-            w.future.set_exception(exc)
+            if not w.future.done():
+                w.future.set_exception(exc)
+
+
+def _deliver(batch: list[_Waiting]) -> Callable[[int, Any], None]:
+    """`ready` for a batch: hands item i's result to its job at once (once only)."""
+    def ready(i: int, result: Any) -> None:
+        if not batch[i].future.done():
+            batch[i].future.set_result(result)
+    return ready

@@ -14,6 +14,9 @@ layers are called: its weights are ours."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -55,7 +58,8 @@ def forward_many(kmodel, phonemes: str, styles: torch.Tensor, speeds: list[float
 
 @torch.inference_mode()
 def forward_batch(kmodel, phonemes: list[str], styles: torch.Tensor, speeds: list[float],
-                  exact_speed: bool = True, durations: bool = False, rows_alone: bool = False) -> list:
+                  exact_speed: bool = True, durations: bool = False, rows_alone: bool = False,
+                  ready: Callable[[int, Any], None] | None = None) -> list:
     """forward_many for rows that each read their own phonemes (the chunks of concurrent jobs):
     the tokens are padded too, ALBERT masks them from attention, and the text encoders and LSTMs
     pack each row to its own length. One text for every row runs ALBERT and the text encoder once.
@@ -63,7 +67,9 @@ def forward_batch(kmodel, phonemes: list[str], styles: torch.Tensor, speeds: lis
     row after another (a CPU's way); else the decoder too runs in one padded pass (a GPU's way).
     Why on a CPU: padding does not make the decoder cheaper per sample there (its convolutions cost
     the same per row, and many rows' activations no longer stay in cache), and one row on every
-    core beat rows a core each at once (README "Batching concurrent jobs")."""
+    core beat rows a core each at once (README "Batching concurrent jobs"). ready(b, result): called
+    as each row's result is made (with rows_alone, before the next row is decoded), so the batcher
+    hands a job its chunk without waiting for the rest of the batch."""
     device = kmodel.device
     rows = [[i for i in (kmodel.vocab.get(p) for p in text) if i is not None] for text in phonemes]
     assert max(map(len, rows)) + 2 <= kmodel.context_length, (max(map(len, rows)) + 2, kmodel.context_length)
@@ -119,7 +125,12 @@ def forward_batch(kmodel, phonemes: list[str], styles: torch.Tensor, speeds: lis
         wave = dec(*(x.clone(memory_format=torch.contiguous_format) for x in row)).squeeze().cpu()
         return (wave, pred_dur[b, :token_counts[b]].cpu()) if durations else wave
 
-    return [alone(b) for b in range(batch)]
+    out = []
+    for b in range(batch):
+        out.append(alone(b))
+        if ready is not None:
+            ready(b, out[-1])
+    return out
 
 
 def _packed(lstm, x: torch.Tensor, lengths: list[int]) -> torch.Tensor:

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Any
 
 import torch
 
@@ -129,11 +130,12 @@ class Engine(Weights):
             (wave, frames), = self._speak_together(request.model, [item])
         return spoken(index, chunk, wave, request.speed, self._check(request, index, chunk), frames, kmodel.vocab)
 
-    def _speak_together(self, model: str, items: list[tuple[str, torch.Tensor, float]]) -> list:
+    def _speak_together(self, model: str, items: list[tuple[str, torch.Tensor, float]],
+                        ready: Callable[[int, Any], None] | None = None) -> list:
         """(audio, frames per token) for each (phonemes, style, speed): one chunk at speed 1 by
         kokoro's own forward, anything else in one padded pass (durations that follow the speed)
         whose decoders, on a CPU, run row by row (batching.forward_batch says why). Also the
-        batcher's pass over concurrent jobs' chunks."""
+        batcher's pass over concurrent jobs' chunks (`ready`: a row's result as soon as it is made)."""
         kmodel = self.model(model)
         phonemes, styles, speeds = zip(*items)
         with fp.forward_pass(self.precision, self.device):
@@ -142,7 +144,7 @@ class Engine(Weights):
                 out = kmodel(phonemes[0], styles[0].clone(), 1.0, return_output=True)
                 return [(out.audio, out.pred_dur)]
             return batching.forward_batch(kmodel, list(phonemes), torch.cat(styles), list(speeds), durations=True,
-                                          rows_alone=self.device == "cpu")
+                                          rows_alone=self.device == "cpu", ready=ready)
 
     def _in_progress(self) -> contextlib.AbstractContextManager:
         """A job speaking chunks: batches wait for its next one (nothing without batching)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as `python ui/app.py`
@@ -30,7 +29,7 @@ from ui.tabs.pronunciations import Pronouncer  # noqa: E402
 from ui.tabs.rater import RaterDesk  # noqa: E402
 from ui.tabs.tests import TestDesk  # noqa: E402
 from ui.theme import CSS, HEAD, THEME  # noqa: E402
-from worker.core import settings, startup  # noqa: E402
+from worker.core import background, settings, startup  # noqa: E402
 from worker.core.catalog import Catalog  # noqa: E402
 from worker.core.errors import SettingsError  # noqa: E402
 from worker.text import lexicon  # noqa: E402
@@ -103,8 +102,7 @@ def main() -> None:
     caps = backend.capabilities
     log.info("Studio backend: %s", caps.kind)
     if not settings.env_flag("KOKORO_SKIP_WARMUP"):
-        threading.Thread(target=backend.warm_up, args=(settings.models(list(catalog.models)),),
-                         name="kokoro-warm-up", daemon=True).start()
+        background.start(backend.warm_up, settings.models(list(catalog.models)), name="kokoro-warm-up")
     demo = build(Studio(backend, catalog), catalog, backend.describe(), concurrency=caps.page_jobs)
     demo.queue(max_size=64).launch(theme=THEME, css=CSS, head=HEAD, footer_links=["api", "gradio"],
                                    show_error=False)

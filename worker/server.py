@@ -31,7 +31,7 @@ from fastapi import FastAPI, Request  # noqa: E402
 from fastapi.responses import JSONResponse, Response, StreamingResponse  # noqa: E402
 from starlette.exceptions import HTTPException  # noqa: E402
 
-from worker.core import settings, startup  # noqa: E402
+from worker.core import background, settings, startup  # noqa: E402
 from worker.core.errors import InputError, KokoroError, ModelUnavailableError  # noqa: E402
 from worker.service import openai_api, runtime  # noqa: E402
 from worker.service.gate import Busy, Gate  # noqa: E402
@@ -266,7 +266,7 @@ def serve(catalog) -> None:
     servers = [uvicorn.Server(uvicorn.Config(app, host="0.0.0.0", port=port, log_level=level))]
     if health != port:  # RunPod may probe health on its own port
         servers.append(uvicorn.Server(uvicorn.Config(health_app, host="0.0.0.0", port=health, log_level=level)))
-    threading.Thread(target=_warm_up, args=(list(catalog.models), servers), name="kokoro-warm-up", daemon=True).start()
+    background.start(_warm_up, list(catalog.models), servers, name="kokoro-warm-up")
 
     async def all_servers() -> None:
         await asyncio.gather(*(server.serve() for server in servers))

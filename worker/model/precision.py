@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import ctypes
 import functools
 import importlib.util
 import logging
@@ -35,6 +34,7 @@ from pathlib import Path
 
 import torch
 
+from worker.core import background
 from worker.core.errors import SettingsError
 from worker.model import cores
 
@@ -213,58 +213,20 @@ def compile_decoder(kmodel: torch.nn.Module, device: str, precision: str, style:
 
 def compile_in_background(kmodel: torch.nn.Module, device: str, precision: str, style: torch.Tensor,
                           name: str) -> threading.Thread:
-    """compile_decoder on a daemon thread: the model serves eager at once and compiled from the
-    moment the compile is done, so a start-up (the studio's, the worker's) does not wait for it."""
+    """compile_decoder on a background thread: the model serves eager at once and compiled from the
+    moment the compile is done, so a start-up (the studio's, the worker's) does not wait for it. A
+    process that ends mid-compile stops it (worker.core.background: it aborted in C++ before, and
+    waiting for it cost a one-job `--test_input` run 30-120 s)."""
     def run() -> None:
         started = time.perf_counter()
         try:
-            with _stoppable():
-                if compile_decoder(kmodel, device, precision, style):
-                    log.info("Kokoro %s: the compiled decoder took over after %.0f s (KOKORO_COMPILE)", name,
-                             time.perf_counter() - started)
-        except _Stopped:
+            if compile_decoder(kmodel, device, precision, style):
+                log.info("Kokoro %s: the compiled decoder took over after %.0f s (KOKORO_COMPILE)", name,
+                         time.perf_counter() - started)
+        except background.Stopped:
             log.info("Kokoro %s: the compile was stopped: the process is ending", name)
 
-    thread = threading.Thread(target=run, name=f"kokoro-compile-{name}", daemon=True)
-    thread.start()
-    # A process that ended mid-compile (a one-job `--test_input` run) aborted in C++ ("terminate called
-    # without an active exception", exit 134), and waiting for the compile cost it 30-120 s. So the
-    # compile is stopped first thing at exit (threading's exit hooks run before it joins threads and
-    # before the executors' hooks wait for their workers) and the process ends once it has unwound.
-    if not _threads:
-        threading._register_atexit(_stop_compiles)  # noqa: SLF001 (what concurrent.futures uses for this)
-    _threads.append(thread)
-    return thread
-
-
-class _Stopped(BaseException):
-    """Raised in a compiling thread at exit (a BaseException: no `except Exception` keeps compiling)."""
-
-
-_compiling: set[int] = set()  # threads inside a compile now
-_threads: list[threading.Thread] = []
-_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _stoppable() -> Iterator[None]:
-    with _lock:
-        _compiling.add(threading.get_ident())
-    try:
-        yield
-    finally:
-        with _lock:
-            _compiling.discard(threading.get_ident())
-
-
-def _stop_compiles() -> None:
-    """At exit: every thread inside a compile gets _Stopped at its next Python step (torch.compile is
-    Python between its C++ calls), then the compile threads are awaited."""
-    with _lock:
-        for ident in _compiling:
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(_Stopped))
-    for thread in _threads:
-        thread.join(timeout=120)
+    return background.start(run, name=f"kokoro-compile-{name}")
 
 
 def threads_per_job(concurrency: int, available: int | None = None) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from worker.core import settings
+from worker.core import background, settings
 from worker.model import precision
 from worker.model.engine import Engine
 
@@ -48,7 +48,7 @@ def warm_up(known_models: list[str]) -> None:
     engine().warm_up(models[:1])
     ready.set()
     if models[1:]:
-        threading.Thread(target=_warm_up_quietly, args=(models[1:],), name="kokoro-warm-up", daemon=True).start()
+        background.start(_warm_up_quietly, models[1:], name="kokoro-warm-up")
 
 
 def _warm_up_quietly(models: list[str]) -> None:

@@ -37,6 +37,22 @@ def _in_threads(*targets) -> None:
         t.join(timeout=60)
 
 
+def _together(shared: Batcher, names: str, then=None) -> dict:
+    """Each name a job in its own thread, all in progress before any hands in its chunk; the results
+    by name (`then(name)` as each job gets its own)."""
+    results, arrived = {}, threading.Barrier(len(names))
+
+    def job(name):
+        with shared.job():
+            arrived.wait()
+            results[name] = shared.speak("v1.0", name)
+            if then is not None:
+                then(name)
+
+    _in_threads(*(lambda n=n: job(n) for n in names))
+    return results
+
+
 def test_a_lone_job_does_not_wait_for_the_window():
     calls = []
     lone = Batcher(_recording(calls), window_s=30)
@@ -109,32 +125,26 @@ def test_one_bad_chunk_fails_its_own_job_only():
 def test_a_row_made_first_goes_to_its_job_before_the_batch_ends():
     """On a CPU the batch's rows are decoded one after another: the job of the first row goes on
     (plays its chunk, hands in its next) while the others are still decoded."""
-    rest_may_finish, results, order = threading.Event(), {}, []
+    rest_may_finish, order = threading.Event(), []
 
     def rows_in_turn(key, items, ready):
         ready(0, f"{key}:{items[0]}")  # the first row is made...
         assert rest_may_finish.wait(30)  # ...and the rest take long
         return [f"{key}:{item}" for item in items]
 
-    shared = Batcher(rows_in_turn, window_s=30)
-    arrived = threading.Barrier(2)
+    def done(name):
+        order.append(name)
+        if len(order) == 1:
+            rest_may_finish.set()  # only the early job can let the batch finish
 
-    def job(name):
-        with shared.job():
-            arrived.wait()
-            results[name] = shared.speak("v1.0", name)
-            order.append(name)
-            if len(order) == 1:
-                rest_may_finish.set()  # only the early job can let the batch finish
-
-    _in_threads(lambda: job("a"), lambda: job("b"))
+    results = _together(Batcher(rows_in_turn, window_s=30), "ab", then=done)
     assert rest_may_finish.is_set() and len(order) == 2
     first = results[order[0]]
     assert results == {"a": "v1.0:a", "b": "v1.0:b"} and first == f"v1.0:{order[0]}"
 
 
 def test_a_batch_that_fails_after_a_row_was_delivered_retries_only_the_others():
-    calls, results = [], {}
+    calls = []
 
     def first_then_fail(key, items, ready):
         calls.append(list(items))
@@ -143,15 +153,7 @@ def test_a_batch_that_fails_after_a_row_was_delivered_retries_only_the_others():
         ready(0, f"{key}:{items[0]}")
         raise RuntimeError("out of memory on the second row")
 
-    shared = Batcher(first_then_fail, window_s=30)
-    arrived = threading.Barrier(2)
-
-    def job(name):
-        with shared.job():
-            arrived.wait()
-            results[name] = shared.speak("v1.0", name)
-
-    _in_threads(lambda: job("a"), lambda: job("b"))
+    results = _together(Batcher(first_then_fail, window_s=30), "ab")
     assert results == {"a": "v1.0:a", "b": "v1.0:b"}
     assert len(calls) == 2 and len(calls[0]) == 2 and calls[1] == [calls[0][1]]  # only the undelivered
 

@@ -79,3 +79,21 @@ print(f"stopped={stopped.is_set()} after={time.monotonic() - started:.1f}")
     stopped, after = (part.split("=")[1] for part in done.stdout.split())
     assert stopped == "True" and float(after) < 10, done.stdout  # the callback's 3 s, then the next send
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+
+
+def test_the_gil_is_shared_finely_while_background_work_runs_and_as_before_after():
+    done = _run("""
+import sys, threading
+from worker.core import background
+
+go = threading.Event()
+before = sys.getswitchinterval()
+thread = background.start(go.wait, name="work")
+during = sys.getswitchinterval()
+go.set()
+thread.join()
+print(before, during, sys.getswitchinterval())
+""")
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, during, after = map(float, done.stdout.split())
+    assert abs(during - 0.0001) < 1e-9 and before == after == 0.005, done.stdout

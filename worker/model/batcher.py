@@ -121,7 +121,8 @@ class Batcher:
             except Exception as exc:  # noqa: BLE001 (handed to the jobs; this thread must live on)
                 pending = [w for w in batch if not w.future.done()]
                 if len(batch) == 1:
-                    batch[0].future.set_exception(exc)
+                    for w in pending:  # none if its result was delivered before the failure
+                        w.future.set_exception(exc)
                     continue
                 log.warning("A batch of %d chunks failed (%s); running the %d undelivered one by one",
                             len(batch), exc, len(pending))

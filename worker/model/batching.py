@@ -67,9 +67,10 @@ def forward_batch(kmodel, phonemes: list[str], styles: torch.Tensor, speeds: lis
     row after another (a CPU's way); else the decoder too runs in one padded pass (a GPU's way).
     Why on a CPU: padding does not make the decoder cheaper per sample there (its convolutions cost
     the same per row, and many rows' activations no longer stay in cache), and one row on every
-    core beat rows a core each at once (README "Batching concurrent jobs"). ready(b, result): called
-    as each row's result is made (with rows_alone, before the next row is decoded), so the batcher
-    hands a job its chunk without waiting for the rest of the batch."""
+    core beat rows a core each at once (README "Batching concurrent jobs"). ready(b, result): with
+    rows_alone, called as each row's result is made (before the next row is decoded), so the batcher
+    hands a job its chunk without waiting for the rest of the batch; the padded pass makes every row
+    at once and does not call it."""
     device = kmodel.device
     rows = [[i for i in (kmodel.vocab.get(p) for p in text) if i is not None] for text in phonemes]
     assert max(map(len, rows)) + 2 <= kmodel.context_length, (max(map(len, rows)) + 2, kmodel.context_length)
